@@ -1,0 +1,86 @@
+"""The origin map: fetch a public origin from another one (a mirror, a replay, a test server)
+while everything stored and reported keeps the public URL.
+
+It is a download handler, the last step before the network, so every middleware (offsite,
+robots.txt, seen URLs, block detection) and every callback sees only public URLs, and
+robots.txt is fetched through the map like any other request.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from scrapy import Request
+from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
+from scrapy.crawler import Crawler
+from scrapy.http import Response
+
+
+class OriginMapError(ValueError):
+    """An origin map entry that is not ``scheme://host[:port]`` on both sides."""
+
+
+def parse_origin(text: str) -> str:
+    """``scheme://host[:port]`` normalised, or OriginMapError."""
+    parts = urlsplit(text.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise OriginMapError(f"{text!r} is not an origin like https://www.example.com")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise OriginMapError(f"{text!r} has a path or query; give only scheme://host[:port]")
+    try:
+        port = parts.port
+    except ValueError:
+        raise OriginMapError(f"{text!r} has an invalid port") from None
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
+
+
+def parse_origin_map(value: Any) -> dict[str, str]:
+    """The NEWSMON_ORIGIN_MAP setting (a dict, or its JSON text) as {public: target}."""
+    if isinstance(value, str):
+        if not value.strip():
+            return {}
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise OriginMapError(f"NEWSMON_ORIGIN_MAP is not a JSON object: {exc}") from None
+    if not isinstance(value, dict):
+        raise OriginMapError("NEWSMON_ORIGIN_MAP must map public origins to target origins")
+    return {parse_origin(str(k)): parse_origin(str(v)) for k, v in value.items()}
+
+
+def _origin_of(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower(), urlunsplit(("", "", *parts[2:]))
+
+
+def rewrite_origin(url: str, mapping: dict[str, str]) -> str:
+    """``url`` with its origin replaced by ``mapping[origin]``; path and query unchanged."""
+    origin, rest = _origin_of(url)
+    target = mapping.get(origin)
+    return target + rest if target else url
+
+
+class OriginMapDownloadHandler(HTTP11DownloadHandler):
+    """HTTP(S) download handler that applies NEWSMON_ORIGIN_MAP."""
+
+    def __init__(self, crawler: Crawler):
+        super().__init__(crawler)
+        self.to_target = parse_origin_map(crawler.settings.get("NEWSMON_ORIGIN_MAP") or {})
+        self.to_public = {target: public for public, target in self.to_target.items()}
+
+    async def download_request(self, request: Request) -> Response:
+        target_url = rewrite_origin(request.url, self.to_target)
+        if target_url == request.url:
+            return await super().download_request(request)
+        response = await super().download_request(request.replace(url=target_url))
+        headers = response.headers.copy()
+        location = headers.get(b"Location")
+        if location:  # a mirror's absolute redirect must not leak its origin
+            public = rewrite_origin(location.decode("latin-1"), self.to_public)
+            headers[b"Location"] = public.encode("latin-1")
+        return response.replace(url=request.url, headers=headers)

@@ -1,0 +1,94 @@
+"""Scrapy settings for newsmon.
+
+Politeness comes first: the three sites are watched for years, so a crawl must never look like
+an attack. Every value here can be overridden per run with ``-s NAME=VALUE``.
+"""
+
+import os
+
+BOT_NAME = "newsmon"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+# One spider per declared source, generated from the declarations (crawler/sources.toml).
+SPIDER_LOADER_CLASS = "crawler.spiderloader.SourceSpiderLoader"
+
+USER_AGENT = "newsmon/0.1 (Libya news monitor; +https://github.com/newsmon/newsmon)"
+ROBOTSTXT_OBEY = True
+
+# At most one request at a time per site, two seconds apart, slower when the site is slow.
+CONCURRENT_REQUESTS = 8
+CONCURRENT_REQUESTS_PER_DOMAIN = 1
+DOWNLOAD_DELAY = 2.0
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 2.0
+AUTOTHROTTLE_MAX_DELAY = 60.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+
+DOWNLOAD_TIMEOUT = 30
+DOWNLOAD_MAXSIZE = 10 * 2**20  # a news page or sitemap over 10 MiB is not what we came for
+DOWNLOAD_WARNSIZE = 2 * 2**20
+DOWNLOAD_VERIFY_CERTIFICATES = True
+RETRY_TIMES = 2
+# 401/403 are blocks, not transient failures: retrying them only hammers the site.
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+REDIRECT_MAX_TIMES = 5
+
+# A crawl that runs away is stopped rather than left to run for ever.
+CLOSESPIDER_TIMEOUT = 3600
+CLOSESPIDER_ERRORCOUNT = 100
+MEMUSAGE_ENABLED = True
+MEMUSAGE_LIMIT_MB = 1024
+
+TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
+COOKIES_ENABLED = False
+LOG_LEVEL = "INFO"
+# Dropped items are logged as one line, not as the whole page.
+LOG_FORMATTER = "crawler.logformatter.LogFormatter"
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+
+# The origin map rewrites URLs below every middleware, so they all see public URLs only.
+DOWNLOAD_HANDLERS = {
+    "http": "crawler.origins.OriginMapDownloadHandler",
+    "https": "crawler.origins.OriginMapDownloadHandler",
+}
+
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.middlewares.RobotsTxtMiddleware": 100,
+    # After the offsite check (50): skip article URLs already judged in an earlier run.
+    "pipelines.dedupe.SeenUrlsMiddleware": 60,
+    # Between decompression (590) and retries (550): sees the real body, and a block is
+    # never retried.
+    "crawler.middlewares.BlockDetectionMiddleware": 560,
+}
+
+ITEM_PIPELINES = {
+    "pipelines.extract.ExtractPipeline": 100,
+    "pipelines.relevance.RelevancePipeline": 200,
+    "pipelines.dedupe.DedupePipeline": 300,
+    "pipelines.store.StorePipeline": 400,
+}
+
+EXTENSIONS = {
+    "pipelines.runs.RunRecorder": 100,
+}
+
+# --- newsmon's own settings -------------------------------------------------------------
+NEWSMON_DB = os.environ.get("NEWSMON_DB", "newsmon.db")
+# The source declarations; None means the packaged crawler/sources.toml.
+NEWSMON_SOURCES = os.environ.get("NEWSMON_SOURCES")
+# {"https://www.rferl.org": "http://127.0.0.1:8001"}: fetch from a mirror, store public URLs.
+NEWSMON_ORIGIN_MAP: dict[str, str] = {}
+# Set by `newsmon crawl` so it can find this run's row in crawl_runs.
+NEWSMON_RUN_ID = ""
+NEWSMON_RELEVANCE_FILTER = True
+# None means the built-in term list (pipelines/relevance.py); a list of regexes or a
+# {regex: weight} dict replaces it.
+NEWSMON_RELEVANCE_TERMS = None
+NEWSMON_RELEVANCE_MIN_SCORE = 3.0
+# Extraction runs in this many worker processes (0: one per core).
+NEWSMON_EXTRACT_WORKERS = 0
+NEWSMON_EXTRACT_TIMEOUT = 60
+# Pages whose text is shorter than this are not articles (teasers, galleries, block pages).
+NEWSMON_MIN_TEXT_CHARS = 200

@@ -1,0 +1,300 @@
+"""Load and validate the source declarations (crawler/sources.toml).
+
+A declaration is checked completely at load time, so a typo in a pattern or a discovery kind
+fails before any request is made, with a message naming the source and the field.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+PACKAGED_SOURCES = Path(__file__).with_name("sources.toml")
+DISCOVERY_KINDS = ("rss", "atom", "news_sitemap", "sitemap", "sitemap_index", "listing")
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_DURATION = re.compile(r"^(\d+)([smhd])$")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class SourceError(ValueError):
+    """A source declaration is missing, unreadable or invalid."""
+
+
+@dataclass(frozen=True)
+class Discovery:
+    kind: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    publisher: str
+    domains: tuple[str, ...]
+    discovery: tuple[Discovery, ...]
+    article_patterns: tuple[re.Pattern[str], ...]
+    id_pattern: re.Pattern[str] | None = None
+    enabled: bool = True
+    language: str = "en"
+    agency: str = ""
+    licensee_domains: tuple[str, ...] = ()
+    sitemap_follow: tuple[re.Pattern[str], ...] = ()
+    max_age_days: int | None = None
+    url_rewrites: tuple[tuple[re.Pattern[str], str], ...] = ()
+    interval: str = "30m"
+    silence_days: int = 7
+    notes: str = ""
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def is_article_url(self, url: str) -> bool:
+        return any(p.search(url) for p in self.article_patterns)
+
+    def article_id(self, url: str) -> str | None:
+        """The site's own stable id for an article URL, when the source declares one."""
+        if self.id_pattern is None:
+            return None
+        match = self.id_pattern.search(url)
+        return match.group(1) if match else None
+
+    def follows_sitemap(self, url: str) -> bool:
+        return not self.sitemap_follow or any(p.search(url) for p in self.sitemap_follow)
+
+    @property
+    def interval_seconds(self) -> int:
+        return parse_duration(self.interval)
+
+    def as_json(self) -> dict[str, Any]:
+        """The contract's JSON shape for `newsmon sources --json`."""
+        return {
+            "name": self.name,
+            "publisher": self.publisher,
+            "domains": list(self.domains),
+            "enabled": self.enabled,
+            "discovery": [{"kind": d.kind, "url": d.url} for d in self.discovery],
+            "agency": self.agency or None,
+            "interval": self.interval,
+            "notes": self.notes,
+        }
+
+
+@dataclass(frozen=True)
+class SiteQuirks:
+    """Extraction hints for one host, where Trafilatura's generic heuristics fall short."""
+
+    hosts: tuple[str, ...]
+    text_selectors: tuple[str, ...] = ()  # CSS: the article text is these elements' text
+    author_selectors: tuple[str, ...] = ()  # CSS: each match is one author
+    drop_text: tuple[re.Pattern[str], ...] = ()  # paragraphs matching these are not text
+
+
+def parse_duration(text: str) -> int:
+    """Seconds in a duration such as ``30s``, ``15m``, ``2h`` or ``1d``."""
+    match = _DURATION.match(text.strip())
+    if not match or int(match.group(1)) == 0:
+        raise ValueError(f"invalid duration {text!r}: use a positive number with s, m, h or d")
+    return int(match.group(1)) * _SECONDS[match.group(2)]
+
+
+def load_sources(path: str | Path | None = None) -> dict[str, Source]:
+    """All declared sources by name, in file order."""
+    path, data = _read(path)
+    entries = data.get("source")
+    if not isinstance(entries, list) or not entries:
+        raise SourceError(f"{path}: no [[source]] declarations")
+    sources: dict[str, Source] = {}
+    for index, entry in enumerate(entries):
+        source = _parse_source(entry, f"{path}: source #{index + 1}")
+        if source.name in sources:
+            raise SourceError(f"{path}: source {source.name!r} is declared twice")
+        sources[source.name] = source
+    return sources
+
+
+def load_sites(path: str | Path | None = None) -> dict[str, SiteQuirks]:
+    """Extraction hints by host, from the [[site]] tables of the declarations file."""
+    path, data = _read(path)
+    sites: dict[str, SiteQuirks] = {}
+    for index, entry in enumerate(data.get("site", [])):
+        quirks = _parse_site(entry, f"{path}: site #{index + 1}")
+        sites.update(dict.fromkeys(quirks.hosts, quirks))
+    return sites
+
+
+def _read(path: str | Path | None) -> tuple[Path, dict[str, Any]]:
+    path = Path(path) if path else PACKAGED_SOURCES
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SourceError(f"{path}: source declarations file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SourceError(f"{path}: cannot read source declarations: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SourceError(f"{path}: not valid TOML: {exc}") from None
+    unknown = set(data) - {"source", "site"}
+    if unknown:
+        raise SourceError(f"{path}: unknown top-level key(s): {', '.join(sorted(unknown))}")
+    return path, data
+
+
+def _parse_site(entry: Any, where: str) -> SiteQuirks:
+    fields = {"hosts", "text_selectors", "author_selectors", "drop_text"}
+    if not isinstance(entry, dict) or not set(entry) <= fields or "hosts" not in entry:
+        raise SourceError(f"{where}: a table with 'hosts' and only {', '.join(sorted(fields))}")
+    values: dict[str, tuple[str, ...]] = {}
+    for key in fields:
+        value = entry.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise SourceError(f"{where}: field {key!r}: must be a list of non-empty strings")
+        values[key] = tuple(value)
+    try:
+        drop = tuple(re.compile(p) for p in values["drop_text"])
+    except re.error as exc:
+        raise SourceError(f"{where}: field 'drop_text': invalid regex: {exc}") from None
+    return SiteQuirks(
+        hosts=tuple(h.lower() for h in values["hosts"]),
+        text_selectors=values["text_selectors"],
+        author_selectors=values["author_selectors"],
+        drop_text=drop,
+    )
+
+
+_FIELDS = {
+    "name",
+    "publisher",
+    "domains",
+    "discovery",
+    "article_patterns",
+    "id_pattern",
+    "enabled",
+    "language",
+    "agency",
+    "licensee_domains",
+    "sitemap_follow",
+    "max_age_days",
+    "interval",
+    "silence_days",
+    "notes",
+    "url_rewrites",
+}
+
+
+def _parse_source(entry: Any, where: str) -> Source:
+    if not isinstance(entry, dict):
+        raise SourceError(f"{where}: must be a table")
+    name = entry.get("name")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise SourceError(f"{where}: field 'name': required, lowercase letters, digits and _")
+    where = where.rsplit(": ", 1)[0] + f": source {name!r}"
+
+    def fail(field_name: str, problem: str) -> SourceError:
+        return SourceError(f"{where}: field {field_name!r}: {problem}")
+
+    unknown = set(entry) - _FIELDS
+    if unknown:
+        raise fail(sorted(unknown)[0], "unknown field")
+
+    def text(key: str, default: str | None = None) -> str:
+        value = entry.get(key, default)
+        if not isinstance(value, str) or (default is None and not value.strip()):
+            raise fail(key, "required, must be a non-empty string")
+        return value
+
+    def strings(key: str, required: bool = False) -> tuple[str, ...]:
+        value = entry.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise fail(key, "must be a list of non-empty strings")
+        if required and not value:
+            raise fail(key, "required, must not be empty")
+        return tuple(value)
+
+    def patterns(key: str, required: bool = False) -> tuple[re.Pattern[str], ...]:
+        compiled = []
+        for value in strings(key, required):
+            try:
+                compiled.append(re.compile(value))
+            except re.error as exc:
+                raise fail(key, f"invalid regex {value!r}: {exc}") from None
+        return tuple(compiled)
+
+    domains = tuple(d.lower() for d in strings("domains", required=True))
+    discovery = _parse_discovery(entry.get("discovery"), domains, fail)
+    id_pattern = None
+    if "id_pattern" in entry:
+        entry = {**entry, "id_pattern": [entry["id_pattern"]]}
+        (id_pattern,) = patterns("id_pattern", required=True)
+        if id_pattern.groups != 1:
+            raise fail("id_pattern", "must have exactly one capture group (the article id)")
+    licensees = tuple(d.lower() for d in strings("licensee_domains"))
+    if not set(licensees) <= set(domains):
+        raise fail("licensee_domains", "every licensee domain must also be in 'domains'")
+    agency = text("agency", "")
+    if licensees and not agency:
+        raise fail("agency", "required when licensee_domains is set")
+    enabled = entry.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise fail("enabled", "must be true or false")
+    max_age = entry.get("max_age_days")
+    if max_age is not None and (not isinstance(max_age, int) or max_age <= 0):
+        raise fail("max_age_days", "must be a positive integer")
+    silence = entry.get("silence_days", 7)
+    if not isinstance(silence, int) or silence <= 0:
+        raise fail("silence_days", "must be a positive integer")
+    interval = text("interval", "30m")
+    try:
+        parse_duration(interval)
+    except ValueError as exc:
+        raise fail("interval", str(exc)) from None
+    language = text("language", "en")
+    if not re.fullmatch(r"[a-z]{2}", language):
+        raise fail("language", "must be an ISO 639-1 code such as 'en'")
+    rewrites = []
+    for pair in entry.get("url_rewrites", []):
+        if not (
+            isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)
+        ):
+            raise fail("url_rewrites", "must be a list of [regex, replacement] pairs")
+        try:
+            rewrites.append((re.compile(pair[0]), pair[1]))
+        except re.error as exc:
+            raise fail("url_rewrites", f"invalid regex {pair[0]!r}: {exc}") from None
+    return Source(
+        name=name,
+        publisher=text("publisher"),
+        domains=domains,
+        discovery=discovery,
+        article_patterns=patterns("article_patterns", required=True),
+        id_pattern=id_pattern,
+        enabled=enabled,
+        language=language,
+        agency=agency,
+        licensee_domains=licensees,
+        sitemap_follow=patterns("sitemap_follow"),
+        max_age_days=max_age,
+        url_rewrites=tuple(rewrites),
+        interval=interval,
+        silence_days=silence,
+        notes=" ".join(text("notes", "").split()),
+    )
+
+
+def _parse_discovery(value: Any, domains: tuple[str, ...], fail: Any) -> tuple[Discovery, ...]:
+    if not isinstance(value, list) or not value:
+        raise fail("discovery", "required, a list of {kind, url} tables")
+    found = []
+    for item in value:
+        if not isinstance(item, dict) or set(item) != {"kind", "url"}:
+            raise fail("discovery", "each entry must have exactly 'kind' and 'url'")
+        kind, url = item["kind"], item["url"]
+        if kind not in DISCOVERY_KINDS:
+            raise fail("discovery", f"unknown kind {kind!r} (one of {', '.join(DISCOVERY_KINDS)})")
+        parts = urlsplit(url) if isinstance(url, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            raise fail("discovery", f"{url!r} is not an http(s) URL")
+        if parts.hostname not in domains:
+            raise fail("discovery", f"{url!r} is outside the source's domains")
+        found.append(Discovery(kind, url))
+    return tuple(found)

@@ -1,0 +1,222 @@
+"""The one spider behind every declared source: discovery in, article pages out.
+
+It never extracts text and never touches the database: it turns the declaration's feeds,
+sitemaps and listing pages into requests for article URLs, and yields each fetched article
+page as a ``Page`` (or a ``FetchFailure``) for the pipelines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+from scrapy import Request, Spider
+from scrapy.crawler import Crawler
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response, TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
+
+from crawler.dates import to_datetime, utc_now
+from crawler.discovery import DiscoveryError, Link, parse_feed, parse_listing, parse_sitemap
+from crawler.items import FetchFailure, Page
+from crawler.middlewares import Blocked
+from crawler.sources import Source, load_sources
+from crawler.urls import article_key, article_url, canonicalize_url, host_of
+
+PERMANENT_STATUSES = {404, 410}
+
+
+class SourceSpider(Spider):
+    source_name: ClassVar[str] = ""
+    source: Source
+    allowed_domains: list[str]
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SourceSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        sources = load_sources(crawler.settings.get("NEWSMON_SOURCES"))
+        spider.source = sources[cls.source_name]
+        spider.allowed_domains = list(spider.source.domains)
+        return spider
+
+    async def start(self) -> AsyncIterator[Any]:
+        for discovery in self.source.discovery:
+            yield self.discovery_request(discovery.url, discovery.kind)
+
+    def discovery_request(self, url: str, kind: str) -> Request:
+        callback = {
+            "rss": self.parse_feed,
+            "atom": self.parse_feed,
+            "listing": self.parse_listing,
+        }.get(kind, self.parse_sitemap)
+        return Request(
+            url,
+            callback=callback,
+            errback=self.discovery_failed,
+            # Feeds and sitemaps change all the time: never filtered as duplicates of a run.
+            dont_filter=True,
+            priority=10,
+            meta={"newsmon_kind": kind},
+        )
+
+    # --- discovery -------------------------------------------------------------------------
+
+    def parse_sitemap(self, response: Response) -> Iterator[Request]:
+        kind = response.meta.get("newsmon_kind", "sitemap")
+        try:
+            sitemap = parse_sitemap(response.body)
+        except DiscoveryError as exc:
+            yield from self._discovery_unreadable(response, exc)
+            return
+        for child in sitemap.children:
+            child_url = canonicalize_url(child.url) if "?" not in child.url else child.url
+            if self.source.follows_sitemap(child_url) and not self._too_old(child):
+                yield self.discovery_request(child_url, "sitemap")
+        yield from self.article_requests(sitemap.links, kind)
+
+    def parse_feed(self, response: Response) -> Iterator[Request]:
+        try:
+            links = parse_feed(response.body)
+        except DiscoveryError as exc:
+            yield from self._discovery_unreadable(response, exc)
+            return
+        yield from self.article_requests(links, response.meta.get("newsmon_kind", "rss"))
+
+    def parse_listing(self, response: Response) -> Iterator[Request]:
+        if not isinstance(response, TextResponse):
+            yield from self._discovery_unreadable(response, DiscoveryError("not an HTML page"))
+            return
+        try:
+            links = parse_listing(response.text, response.url)
+        except DiscoveryError as exc:
+            yield from self._discovery_unreadable(response, exc)
+            return
+        yield from self.article_requests(links, "listing", quiet=True)
+
+    def _discovery_unreadable(self, response: Response, exc: Exception) -> Iterable[Request]:
+        self.crawler.stats.inc_value("newsmon/discovery_errors")
+        self.logger.error(
+            "Unreadable %s %s: %s", response.meta.get("newsmon_kind"), response.url, exc
+        )
+        return ()
+
+    def discovery_failed(self, failure: Failure) -> None:
+        if isinstance(failure.value, Blocked | HttpError) or not isinstance(
+            failure.value, IgnoreRequest
+        ):
+            self.crawler.stats.inc_value("newsmon/discovery_errors")
+            request = failure.request  # type: ignore[attr-defined]
+            self.logger.error("Discovery failed for %s: %s", request.url, _describe(failure))
+
+    def _too_old(self, link: Link) -> bool:
+        if self.source.max_age_days is None or not link.lastmod:
+            return False
+        lastmod = to_datetime(link.lastmod)
+        limit = datetime.now(UTC) - timedelta(days=self.source.max_age_days)
+        return lastmod is not None and lastmod < limit
+
+    def article_requests(
+        self, links: Iterable[Link], via: str, *, quiet: bool = False
+    ) -> Iterator[Request]:
+        """Requests for the links that are this source's article URLs; others are counted."""
+        stats = self.crawler.stats
+        assert stats is not None
+        for link in links:
+            url = article_url(link.url, self.source)
+            if host_of(url) not in self.source.domains:
+                stats.inc_value("newsmon/links_offsite")
+                continue
+            if not self.source.is_article_url(url) or self._too_old(link):
+                stats.inc_value("newsmon/links_not_article")
+                if not quiet:
+                    self.logger.debug("Not an article URL: %s", link.url)
+                continue
+            stats.inc_value("newsmon/links_article")
+            yield Request(
+                url,
+                callback=self.parse_article,
+                errback=self.article_failed,
+                meta={
+                    "newsmon_kind": "article",
+                    "newsmon_key": article_key(url, self.source),
+                    "newsmon_via": via,
+                    "newsmon_hints": {"title": link.title, "published": link.published},
+                },
+            )
+
+    # --- articles --------------------------------------------------------------------------
+
+    def parse_article(self, response: Response) -> Iterator[Page | FetchFailure]:
+        meta = response.meta
+        if not isinstance(response, TextResponse):
+            content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
+            yield self._failure(
+                response.request,
+                f"not an HTML page ({content_type or 'no type'})",
+                status=response.status,
+                permanent=True,
+            )
+            return
+        hints = meta.get("newsmon_hints", {})
+        yield Page(
+            source=self.source.name,
+            url=meta.get("redirect_urls", [response.url])[0],
+            key=meta["newsmon_key"],
+            final_url=response.url,
+            status=response.status,
+            html=response.text,
+            encoding=response.encoding,
+            fetched=utc_now(),
+            discovered_via=meta.get("newsmon_via", ""),
+            hint_title=hints.get("title"),
+            hint_published=hints.get("published"),
+        )
+
+    def article_failed(self, failure: Failure) -> Iterator[FetchFailure]:
+        error = failure.value
+        request = failure.request  # type: ignore[attr-defined]
+        if isinstance(error, IgnoreRequest) and not isinstance(error, Blocked | HttpError):
+            return  # robots.txt, already seen, off-site: decided, not failed
+        status = error.response.status if isinstance(error, HttpError) else None
+        if alternative := request.meta.get("newsmon_alternative"):
+            self.logger.info(
+                "Could not fetch %s (%s); trying %s", request.url, _describe(failure), alternative
+            )
+            return
+        self.crawler.stats.inc_value("newsmon/article_errors")
+        self.logger.warning("Could not fetch %s: %s", request.url, _describe(failure))
+        yield self._failure(
+            request, _describe(failure), status=status, permanent=status in PERMANENT_STATUSES
+        )
+
+    def _failure(
+        self, request: Request | None, reason: str, *, status: int | None, permanent: bool
+    ) -> FetchFailure:
+        assert request is not None
+        return FetchFailure(
+            source=self.source.name,
+            url=request.url,
+            key=request.meta["newsmon_key"],
+            reason=reason,
+            status=status,
+            permanent=permanent,
+        )
+
+
+def _describe(failure: Failure) -> str:
+    error = failure.value
+    if isinstance(error, HttpError):
+        return f"HTTP {error.response.status}"
+    text = str(error) or type(error).__name__
+    return " ".join(text.split())[:300]
+
+
+def make_spider_class(source: Source) -> type[SourceSpider]:
+    """A spider class for a declared source that needs no code of its own."""
+    return type(
+        f"{source.name.title().replace('_', '')}Spider",
+        (SourceSpider,),
+        {"name": source.name, "source_name": source.name, "__module__": __name__},
+    )

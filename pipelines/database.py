@@ -1,0 +1,172 @@
+"""The SQLite archive: opening it, and its schema as sqlite-utils migrations.
+
+Never edit a migration that has shipped: add a new one. A database that has migrations this
+code does not know was written by a newer newsmon, and is refused rather than misread.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("newsmon")
+BUSY_TIMEOUT_MS = 10_000  # a concurrent crawl or reader holds the lock for milliseconds
+
+
+class DatabaseError(RuntimeError):
+    """The archive cannot be opened or written; the message is meant for the user."""
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db.table("articles").create(
+        {
+            "id": int,
+            "url": str,
+            "url_key": str,
+            "source": str,
+            "title": str,
+            "text": str,
+            "published": str,
+            "modified": str,
+            "authors": str,
+            "language": str,
+            "description": str,
+            "site": str,
+            "agency": str,
+            "relevance": float,
+            "matched_terms": str,
+            "relevance_reason": str,
+            "content_hash": str,
+            "requested_url": str,
+            "discovered_via": str,
+            "first_seen": str,
+            "last_seen": str,
+        },
+        pk="id",
+        not_null={"url", "url_key", "source", "title", "text", "authors", "first_seen"},
+    )
+    articles = db.table("articles")
+    articles.create_index(["url"], unique=True)
+    articles.create_index(["url_key"], unique=True)
+    articles.create_index(["content_hash"])
+    for column in ("source", "published", "first_seen", "agency", "language"):
+        articles.create_index([column])
+    articles.enable_fts(["title", "text"], create_triggers=True, tokenize="porter")
+
+    db.table("seen_urls").create(
+        {
+            "key": str,
+            "url": str,
+            "source": str,
+            "outcome": str,
+            "reason": str,
+            "http_status": int,
+            "attempts": int,
+            "article_url": str,
+            "first_seen": str,
+            "last_seen": str,
+        },
+        pk="key",
+    )
+    db.table("seen_urls").create_index(["source", "outcome"])
+
+    db.table("pages").create(
+        {"url": str, "fetched": str, "encoding": str, "size": int, "html_gz": bytes},
+        pk="url",
+    )
+
+    db.table("duplicates").create(
+        {
+            "id": int,
+            "source": str,
+            "url": str,
+            "duplicate_of": str,
+            "reason": str,
+            "found": str,
+        },
+        pk="id",
+    )
+    db.table("duplicates").create_index(["duplicate_of"])
+
+    db.table("crawl_runs").create(
+        {
+            "id": int,
+            "run_id": str,
+            "source": str,
+            "started": str,
+            "finished": str,
+            "status": str,
+            "reason": str,
+            "finish_reason": str,
+            "requests": int,
+            "responses_2xx": int,
+            "responses_3xx": int,
+            "responses_4xx": int,
+            "responses_5xx": int,
+            "pages": int,
+            "stored": int,
+            "duplicates": int,
+            "irrelevant": int,
+            "rejected": int,
+            "blocked": int,
+            "errors": int,
+            "log_path": str,
+        },
+        pk="id",
+    )
+    db.table("crawl_runs").create_index(["source", "started"])
+    db.table("crawl_runs").create_index(["run_id"])
+
+
+@contextmanager
+def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """A transaction that takes the write lock at its start (BEGIN IMMEDIATE).
+
+    In WAL mode a deferred transaction that reads and then writes fails at once with
+    "database is locked" when another process wrote in between, and the busy timeout does
+    not apply to that case; taking the lock first makes it wait its turn instead.
+    """
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+    db.conn.execute("COMMIT")
+
+
+def open_database(path: str | Path) -> sqlite_utils.Database:
+    """The archive at ``path``, created or migrated as needed, in WAL mode."""
+    path = Path(path)
+    if path.is_dir():
+        raise DatabaseError(f"{path} is a directory, not a database file")
+    if not path.parent.exists():
+        raise DatabaseError(f"cannot create {path}: directory {path.parent} does not exist")
+    try:
+        db = sqlite_utils.Database(path)
+        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        db.execute("PRAGMA quick_check(1)").fetchall()
+        if db.journal_mode != "wal":
+            db.enable_wal()
+        _refuse_newer_schema(db, path)
+        migrations.apply(db)
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseError(f"cannot use {path} as the newsmon database: {exc}") from None
+    return db
+
+
+def _refuse_newer_schema(db: sqlite_utils.Database, path: Path) -> None:
+    known = {m.name for m in migrations._migrations}
+    unknown = [m.name for m in migrations.applied(db) if m.name not in known]
+    if unknown:
+        raise DatabaseError(
+            f"{path} was written by a newer newsmon (unknown migration {unknown[0]}); "
+            "upgrade newsmon to use it"
+        )

@@ -1,0 +1,329 @@
+"""Page -> Article: Trafilatura for the text, structured metadata for everything else.
+
+Extraction is CPU-bound Python (about 20 ms a page), so it runs in a pool of worker
+processes: the reactor stays responsive and both cores work. ``extract_page`` is a pure
+function of the page, which is also what the extraction-quality tests call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import multiprocessing
+import os
+import re
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import trafilatura
+from lxml import etree, html
+from scrapy.crawler import Crawler
+
+from crawler.dates import parse_date, to_datetime
+from crawler.items import Article, Page
+from crawler.sources import SiteQuirks, Source, load_sites, load_sources
+from crawler.urls import article_key, article_url, host_of
+from pipelines import Rejected
+from pipelines.metadata import PageMetadata, jsonld_people, jsonld_text, read_metadata, split_names
+
+logger = logging.getLogger(__name__)
+
+# Lines that are page furniture, not article text, whatever the site.
+_FURNITURE = re.compile(
+    r"^(?:[-•]\s*)?(?:tweet(?: this)?|share(?: this)?|link this|digg this|email|print|"
+    r"reprints?|comments?|advertisement|read more|related (?:coverage|stories|content)|"
+    r"our standards: the thomson reuters trust principles\.?|"
+    r"latest update\s*:.*|date created\s*:.*|\d+ min read)$",
+    re.IGNORECASE,
+)
+_AGENCIES = {
+    "AFP": re.compile(r"\bAFP\b|Agence France[- ]Presse", re.IGNORECASE),
+    "Reuters": re.compile(r"\bReuters\b"),
+    "AP": re.compile(r"\bAssociated Press\b|\(AP\)"),
+}
+# "TRIPOLI (AFP) -", "KATHMANDU, April 25 (Reuters) -": the wire's dateline in the lead.
+_DATELINE = re.compile(r"^[A-Z][\w .,'/-]{1,60}\((AFP|Reuters|AP)\)\s*[-–—]")
+_CREDIT = re.compile(
+    r"(?:based on reporting by|with reporting by|\(.*?\bwith\b)\s*(.{0,80})|"
+    r"^\(?((?:AFP|Reuters|AP)(?:\s*(?:,|and|/)\s*(?:AFP|Reuters|AP))*)\)?$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Extracted:
+    title: str
+    text: str
+    published: str | None
+    modified: str | None
+    authors: list[str]
+    language: str
+    description: str | None
+    canonical: str | None
+    agencies: list[str] = field(default_factory=list)
+
+
+def extract_page(
+    page_html: str,
+    url: str,
+    *,
+    hint_title: str | None = None,
+    hint_published: str | None = None,
+    quirks: SiteQuirks | None = None,
+    default_language: str = "en",
+) -> Extracted | None:
+    """The article on a page, or None when it has no article text. Never raises on bad HTML."""
+    try:
+        tree = html.fromstring(page_html)
+    except (etree.ParserError, ValueError):
+        return None
+    meta = read_metadata(tree)
+    ld = meta.jsonld
+    title = (
+        jsonld_text(ld.get("headline"))
+        or meta.first("og:title", "twitter:title")
+        or jsonld_text(ld.get("name"))
+        or _html_title(tree)
+        or hint_title
+    )
+    if not title:
+        return None
+    title = " ".join(title.split())
+    text = _text(page_html, url, tree, quirks, title)
+    if not text:
+        return None
+    authors, organisations = _authors(meta, tree, quirks)
+    modified = parse_date(
+        jsonld_text(ld.get("dateModified"))
+        or meta.first("article:modified_time", "og:updated_time", "og:article:modified_time")
+    )
+    published = _published(meta, modified, hint_published)
+    return Extracted(
+        title=title,
+        text=text,
+        published=published,
+        modified=modified,
+        authors=authors,
+        language=_language(meta, default_language),
+        description=jsonld_text(ld.get("description"))
+        or meta.first("og:description", "description"),
+        canonical=meta.canonical or meta.first("og:url") or jsonld_text(ld.get("url")),
+        agencies=detect_agencies(text, authors + organisations, meta),
+    )
+
+
+def _text(
+    page_html: str, url: str, tree: html.HtmlElement, quirks: SiteQuirks | None, title: str
+) -> str:
+    paragraphs: list[str] = []
+    if quirks and quirks.text_selectors:
+        for selector in quirks.text_selectors:
+            for element in tree.cssselect(selector):
+                blocks = element.xpath(".//p|.//li") or [element]
+                paragraphs.extend(" ".join(b.text_content().split()) for b in blocks)
+    if not paragraphs:
+        extracted = trafilatura.extract(
+            page_html,
+            url=url,
+            include_comments=False,
+            include_tables=False,
+            include_images=False,
+            deduplicate=True,
+            with_metadata=False,
+        )
+        paragraphs = [" ".join(line.split()) for line in (extracted or "").splitlines()]
+    drop = quirks.drop_text if quirks else ()
+    kept = [
+        p
+        for p in paragraphs
+        if p
+        and not _FURNITURE.match(p)
+        and not any(r.search(p) for r in drop)
+        and p.casefold() != title.casefold()
+    ]
+    kept = _trim_leading_fragments(kept)
+    return "\n\n".join(dict.fromkeys(kept))
+
+
+def _trim_leading_fragments(paragraphs: list[str]) -> list[str]:
+    """Drop dateline-only lines ("MUMBAI") and similar stubs before the first sentence."""
+    start = 0
+    while start < len(paragraphs) - 1:
+        line = paragraphs[start]
+        if len(line) >= 60 or line.rstrip().endswith((".", '"', "”", "»", ":")):
+            break
+        start += 1
+    return paragraphs[start:]
+
+
+def _html_title(tree: html.HtmlElement) -> str | None:
+    node = tree.find(".//title")
+    return " ".join(node.text_content().split()) if node is not None else None
+
+
+def _authors(
+    meta: PageMetadata, tree: html.HtmlElement, quirks: SiteQuirks | None
+) -> tuple[list[str], list[str]]:
+    """(people, organisations). Reuters 2023 JSON-LD has only ``byline``; its
+    ``article:author`` meta lists the same people, comma-separated."""
+    has_jsonld_author = bool(meta.jsonld.get("author"))
+    people, organisations = jsonld_people(meta.jsonld.get("author"))
+    if quirks and quirks.author_selectors:
+        selected = [
+            " ".join(node.text_content().split())
+            for selector in quirks.author_selectors
+            for node in tree.cssselect(selector)
+        ]
+        if selected:
+            people = selected
+    if not people and not has_jsonld_author:  # an organisation author is a deliberate answer
+        for value in meta.all("article:author", "og:article:author", "author", "sailthru.author"):
+            people.extend(split_names(value))
+    return list(dict.fromkeys(p for p in people if p)), organisations
+
+
+def _published(meta: PageMetadata, modified: str | None, hint: str | None) -> str | None:
+    raw = jsonld_text(meta.jsonld.get("datePublished")) or meta.first(
+        "article:published_time",
+        "og:article:published_time",
+        "datepublished",
+        "date",
+        "dc.date.issued",
+        "pubdate",
+    )
+    # AFP Fact Check writes "2023-09-14 10:32" with no zone, but its og:updated_time carries
+    # the site's offset: read the bare value in that offset rather than guess UTC.
+    zone = None
+    updated = to_datetime(meta.first("og:updated_time", "article:modified_time"))
+    raw_updated = meta.first("og:updated_time", "article:modified_time") or ""
+    if updated is not None and re.search(r"[+-]\d\d:?\d\d$", raw_updated):
+        from dateutil import parser as dateutil_parser
+
+        zone = dateutil_parser.isoparse(raw_updated).tzinfo
+    return parse_date(raw, default_tz=zone) or hint or None
+
+
+def _language(meta: PageMetadata, default: str) -> str:
+    raw = (
+        jsonld_text(meta.jsonld.get("inLanguage"))
+        or meta.lang
+        or meta.first("og:locale", "content-language", "language")
+        or default
+    )
+    code = re.split(r"[-_]", raw.strip().lower())[0]
+    return code if re.fullmatch(r"[a-z]{2}", code) else default
+
+
+def detect_agencies(text: str, credited: list[str], meta: PageMetadata) -> list[str]:
+    """Wire agencies credited by byline, dateline, credit line or metadata."""
+    found: set[str] = set()
+    lead = text.split("\n\n", 1)[0]
+    if match := _DATELINE.match(lead):
+        found.add(match.group(1))
+    sources = [*credited, *meta.all("article:author", "author", "dc.source", "source")]
+    tail = text[-400:].split("\n\n")[-2:]
+    for line in tail:
+        if match := _CREDIT.search(line.strip()):
+            sources.append(match.group(0))
+    for value in sources:
+        for agency, pattern in _AGENCIES.items():
+            if pattern.search(value):
+                found.add(agency)
+    return sorted(found)
+
+
+def content_hash(text: str) -> str:
+    """sha256 of the whitespace-normalised text: the same story, byte for byte, once."""
+    return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()
+
+
+class ExtractPipeline:
+    def __init__(self, crawler: Crawler):
+        settings = crawler.settings
+        self.crawler = crawler
+        self.sources: dict[str, Source] = load_sources(settings.get("NEWSMON_SOURCES"))
+        self.sites = load_sites(settings.get("NEWSMON_SOURCES"))
+        workers = settings.getint("NEWSMON_EXTRACT_WORKERS") or min(os.cpu_count() or 1, 4)
+        self.workers = workers
+        self.timeout = settings.getfloat("NEWSMON_EXTRACT_TIMEOUT")
+        self.min_chars = settings.getint("NEWSMON_MIN_TEXT_CHARS")
+        self.pool: ProcessPoolExecutor | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ExtractPipeline:
+        return cls(crawler)
+
+    def open_spider(self) -> None:
+        # forkserver: forking a process that runs a reactor and threads is fragile.
+        context = multiprocessing.get_context("forkserver")
+        self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+
+    def close_spider(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    async def process_item(self, item: Any) -> Any:
+        if not isinstance(item, Page):
+            return item
+        source = self.sources[item.source]
+        stats = self.crawler.stats
+        assert stats is not None
+        assert self.pool is not None
+        future = self.pool.submit(
+            extract_page,
+            item.html,
+            item.final_url,
+            hint_title=item.hint_title,
+            hint_published=item.hint_published,
+            quirks=self.sites.get(host_of(item.final_url)),
+            default_language=source.language,
+        )
+        try:
+            extracted = await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
+        except TimeoutError:
+            stats.inc_value("newsmon/extract_timeouts")
+            raise Rejected("failed", f"extraction timed out on {item.url}") from None
+        if extracted is None or len(extracted.text) < self.min_chars:
+            stats.inc_value("newsmon/rejected/no_text")
+            raise Rejected("no_text", f"no article text on {item.url}")
+        article = self.to_article(item, extracted, source)
+        if article.agency is None and article.site in source.licensee_domains:
+            stats.inc_value("newsmon/rejected/no_agency_credit")
+            raise Rejected("no_agency_credit", f"{item.url} does not credit {source.agency}")
+        return article
+
+    def to_article(self, page: Page, extracted: Extracted, source: Source) -> Article:
+        url = page.url
+        canonical = extracted.canonical
+        # A canonical link on another site (syndication) or a mirror is not this article's URL.
+        if canonical and host_of(article_url(canonical, source)) in source.domains:
+            url = article_url(canonical, source)
+        site = host_of(page.final_url)
+        agencies = set(extracted.agencies)
+        if source.agency and site in source.licensee_domains and source.agency not in agencies:
+            agencies = set()  # a licensee's own reporting is not the agency's copy
+        elif source.agency and site not in source.licensee_domains:
+            agencies.add(source.agency)  # the agency's own site
+        return Article(
+            source=page.source,
+            url=url,
+            key=article_key(url, source),
+            requested_url=page.url,
+            requested_key=page.key,
+            title=extracted.title,
+            text=extracted.text,
+            published=extracted.published or page.hint_published,
+            modified=extracted.modified,
+            authors=extracted.authors,
+            language=extracted.language,
+            description=extracted.description,
+            site=site,
+            agency=", ".join(sorted(agencies)) or None,
+            fetched=page.fetched,
+            discovered_via=page.discovered_via,
+            html=page.html,
+            encoding=page.encoding,
+            content_hash=content_hash(extracted.text),
+        )

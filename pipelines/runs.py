@@ -1,0 +1,138 @@
+"""One row in crawl_runs per source per run: what was fetched, stored and refused, and why.
+
+The row is written when the spider opens (status ``running``) and completed when it closes,
+so a run killed without a chance to close stays visible; the next run of the source marks it
+``failed`` with reason ``interrupted``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from scrapy import Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.statscollectors import StatsCollector
+
+from crawler.dates import utc_now
+from pipelines.database import write_transaction
+from pipelines.store import Archive
+
+logger = logging.getLogger(__name__)
+
+
+def run_status(stats: dict[str, Any], finish_reason: str) -> tuple[str, str]:
+    """(status, reason) of a finished run, from its Scrapy stats."""
+    ok_pages = stats.get("downloader/response_status_count/200", 0)
+    blocked = stats.get("newsmon/blocked", 0)
+    errors = _errors(stats)
+    if blocked:
+        reason = str(stats.get("newsmon/blocked_reason", "blocked"))
+        return ("blocked" if ok_pages == 0 else "partial"), reason
+    if finish_reason not in ("finished",):
+        return "failed", f"crawl ended early: {finish_reason}"
+    if stats.get("downloader/response_count", 0) == 0:
+        exc = _first_exception(stats)
+        return "failed", f"no response from the site{': ' + exc if exc else ''}"
+    if ok_pages == 0 and errors:
+        return "failed", "every request failed"
+    if errors:
+        return "partial", f"{errors} error(s); see the run's log"
+    return "ok", ""
+
+
+def _errors(stats: dict[str, Any]) -> int:
+    return int(
+        stats.get("newsmon/discovery_errors", 0)
+        + stats.get("newsmon/article_errors", 0)
+        + stats.get("newsmon/extract_timeouts", 0)
+        + stats.get("newsmon/pipeline_errors", 0)
+    )
+
+
+def _first_exception(stats: dict[str, Any]) -> str:
+    prefix = "downloader/exception_type_count/"
+    names = [k[len(prefix) :].rsplit(".", 1)[-1] for k in stats if k.startswith(prefix)]
+    return ", ".join(sorted(names))
+
+
+def _count(stats: dict[str, Any], prefix: str) -> int:
+    return int(sum(v for k, v in stats.items() if k.startswith(prefix)))
+
+
+class RunRecorder:
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+        settings = crawler.settings
+        self.db_path = settings.get("NEWSMON_DB")
+        self.run_id = settings.get("NEWSMON_RUN_ID") or ""
+        self.log_path = settings.get("LOG_FILE") or None
+        self.row_id: int | None = None
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(self.item_error, signal=signals.item_error)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RunRecorder:
+        return cls(crawler)
+
+    def spider_opened(self, spider: Spider) -> None:
+        archive = Archive.open(self.db_path)
+        try:
+            with write_transaction(archive.db):
+                archive.db.execute(
+                    "update crawl_runs set status = 'failed', reason = 'interrupted' "
+                    "where source = ? and status = 'running'",
+                    [spider.name],
+                )
+                table = archive.db.table("crawl_runs")
+                table.insert(
+                    {
+                        "run_id": self.run_id,
+                        "source": spider.name,
+                        "started": utc_now(),
+                        "status": "running",
+                        "log_path": self.log_path,
+                    }
+                )
+                self.row_id = table.last_pk
+        finally:
+            archive.close()
+
+    def item_error(self, item: Any, response: Any, spider: Spider, failure: Any) -> None:
+        stats = self.crawler.stats
+        assert stats is not None
+        stats.inc_value("newsmon/pipeline_errors")
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        stats_collector: StatsCollector | None = self.crawler.stats
+        assert stats_collector is not None
+        stats = stats_collector.get_stats()
+        status, why = run_status(stats, reason)
+        row = {
+            "finished": utc_now(),
+            "status": status,
+            "reason": why,
+            "finish_reason": reason,
+            "requests": stats.get("downloader/request_count", 0),
+            "pages": stats.get("item_scraped_count", 0) + _count(stats, "item_dropped_reasons"),
+            "stored": stats.get("newsmon/stored", 0),
+            "duplicates": stats.get("newsmon/rejected/duplicate", 0),
+            "irrelevant": stats.get("newsmon/rejected/irrelevant", 0),
+            "rejected": _count(stats, "newsmon/rejected/"),
+            "blocked": stats.get("newsmon/blocked", 0) + stats.get("newsmon/blocked_skipped", 0),
+            "errors": _errors(stats),
+        }
+        for cls in ("2", "3", "4", "5"):
+            row[f"responses_{cls}xx"] = _count(stats, f"downloader/response_status_count/{cls}")
+        archive = Archive.open(self.db_path)
+        try:
+            if self.row_id is None:
+                raise RuntimeError("run row was never created")
+            archive.db.table("crawl_runs").update(self.row_id, row)
+            # Readers (Datasette) keep the WAL from being checkpointed while they read; a
+            # TRUNCATE checkpoint after each run keeps it from growing without bound.
+            archive.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            archive.close()
+        logger.info("Run of %s: %s %s", spider.name, status, why)

@@ -1,0 +1,235 @@
+"""All writes to the archive, and the pipeline that stores articles.
+
+Each article is written in one transaction together with its fetched HTML and its seen-URL
+rows, so a crash (even kill -9) leaves either all of it or none of it, and a URL is marked as
+seen for good only once its outcome is final.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import zlib
+from collections.abc import Iterable
+from typing import Any
+
+import sqlite_utils
+from scrapy import Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.http import Response
+
+from crawler.dates import utc_now
+from crawler.items import Article, FetchFailure, Page
+from pipelines import Rejected
+from pipelines.database import open_database, write_transaction
+
+logger = logging.getLogger(__name__)
+
+# Outcomes after which a URL is not fetched again.
+FINAL_OUTCOMES = ("stored", "duplicate", "irrelevant", "no_agency_credit", "gone")
+# A page that once had no text may be a broken response: retried this often, then given up.
+NO_TEXT_ATTEMPTS = 3
+
+
+class Archive:
+    """The SQLite archive as the crawl sees it."""
+
+    def __init__(self, db: sqlite_utils.Database):
+        self.db = db
+
+    @classmethod
+    def open(cls, path: str) -> Archive:
+        return cls(open_database(path))
+
+    def settled_keys(self) -> set[str]:
+        """Keys of URLs whose outcome is final: never fetched again."""
+        placeholders = ", ".join("?" for _ in FINAL_OUTCOMES)
+        rows = self.db.execute(
+            f"select key from seen_urls where outcome in ({placeholders}) "
+            "or (outcome = 'no_text' and attempts >= ?)",
+            [*FINAL_OUTCOMES, NO_TEXT_ATTEMPTS],
+        )
+        return {row[0] for row in rows}
+
+    def find_duplicate(self, article: Article) -> tuple[str, str] | None:
+        """(url of the stored article, why) when ``article`` is already in the archive."""
+        row = self.db.execute(
+            "select url from articles where url_key = ? or url = ? limit 1",
+            [article.key, article.url],
+        ).fetchone()
+        if row:
+            return row[0], "same article URL"
+        row = self.db.execute(
+            "select url from articles where content_hash = ? limit 1", [article.content_hash]
+        ).fetchone()
+        return (row[0], "same text") if row else None
+
+    def store_article(self, article: Article) -> bool:
+        """Insert ``article``; False when an article with its URL is already stored."""
+        now = utc_now()
+        record = {
+            "url": article.url,
+            "url_key": article.key,
+            "source": article.source,
+            "title": article.title,
+            "text": article.text,
+            "published": article.published,
+            "modified": article.modified,
+            "authors": json.dumps(article.authors, ensure_ascii=False),
+            "language": article.language,
+            "description": article.description,
+            "site": article.site,
+            "agency": article.agency,
+            "relevance": article.relevance,
+            "matched_terms": json.dumps(article.matched_terms, ensure_ascii=False),
+            "relevance_reason": article.relevance_reason,
+            "content_hash": article.content_hash,
+            "requested_url": article.requested_url,
+            "discovered_via": article.discovered_via,
+            "first_seen": now,
+            "last_seen": now,
+        }
+        with write_transaction(self.db):
+            articles = self.db.table("articles")
+            if self.db.execute(
+                "select 1 from articles where url = ? or url_key = ?", [article.url, article.key]
+            ).fetchone():
+                return False
+            articles.insert(record)
+            html = article.html.encode("utf-8")
+            self.db.table("pages").upsert(
+                {
+                    "url": article.url,
+                    "fetched": article.fetched,
+                    "encoding": article.encoding,
+                    "size": len(html),
+                    "html_gz": zlib.compress(html, 6),
+                },
+                pk="url",
+            )
+            self._mark(
+                article.source,
+                _keys(article),
+                article.requested_url,
+                "stored",
+                "",
+                200,
+                article.url,
+                now,
+            )
+        return True
+
+    def record_outcome(
+        self,
+        source: str,
+        keys: Iterable[tuple[str, str]],
+        outcome: str,
+        reason: str,
+        *,
+        status: int | None = None,
+        duplicate_of: str | None = None,
+    ) -> None:
+        now = utc_now()
+        keys = list(keys)
+        with write_transaction(self.db):
+            if duplicate_of:
+                self.db.table("duplicates").insert(
+                    {
+                        "source": source,
+                        "url": keys[0][1],
+                        "duplicate_of": duplicate_of,
+                        "reason": reason,
+                        "found": now,
+                    }
+                )
+            self._mark(source, keys, keys[0][1], outcome, reason, status, duplicate_of, now)
+
+    def _mark(
+        self,
+        source: str,
+        keys: Iterable[tuple[str, str]],
+        url: str,
+        outcome: str,
+        reason: str,
+        status: int | None,
+        article_url: str | None,
+        now: str,
+    ) -> None:
+        for key, key_url in dict(keys).items():
+            self.db.execute(
+                """insert into seen_urls
+                     (key, url, source, outcome, reason, http_status, attempts, article_url,
+                      first_seen, last_seen)
+                   values (?, ?, ?, ?, ?, ?, 1, ?, ?, ?)
+                   on conflict(key) do update set
+                     outcome = excluded.outcome, reason = excluded.reason,
+                     http_status = excluded.http_status, attempts = attempts + 1,
+                     article_url = coalesce(excluded.article_url, article_url),
+                     last_seen = excluded.last_seen""",
+                [key, key_url or url, source, outcome, reason[:500], status, article_url, now, now],
+            )
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _keys(item: Article | Page | FetchFailure) -> list[tuple[str, str]]:
+    """(key, url) pairs to mark as seen: the requested URL's and, for an article, also its
+    rel=canonical URL's, so a later link to either is not fetched again."""
+    if isinstance(item, Article):
+        return [(item.key, item.url), (item.requested_key, item.requested_url)]
+    return [(item.key, item.url)]
+
+
+class StorePipeline:
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+        self.db_path = crawler.settings.get("NEWSMON_DB")
+        self.archive: Archive | None = None
+        crawler.signals.connect(self.item_dropped, signal=signals.item_dropped)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> StorePipeline:
+        return cls(crawler)
+
+    def open_spider(self) -> None:
+        self.archive = Archive.open(self.db_path)
+
+    def close_spider(self) -> None:
+        if self.archive is not None:
+            self.archive.close()
+
+    def process_item(self, item: Any) -> Any:
+        assert self.archive is not None
+        assert self.crawler.stats is not None
+        if isinstance(item, FetchFailure):
+            outcome = "gone" if item.permanent else "failed"
+            self.archive.record_outcome(
+                item.source, _keys(item), outcome, item.reason, status=item.status
+            )
+            raise Rejected(outcome, f"not fetched: {item.url} ({item.reason})")
+        if not isinstance(item, Article):
+            return item
+        if not self.archive.store_article(item):
+            self.crawler.stats.inc_value("newsmon/rejected/duplicate")
+            raise Rejected("duplicate", f"already stored: {item.url}")
+        self.crawler.stats.inc_value("newsmon/stored")
+        logger.info("Stored %s: %s", item.url, item.title)
+        return item
+
+    def item_dropped(
+        self, item: Any, response: Response | None, exception: Exception, spider: Spider
+    ) -> None:
+        """Remember why a page was not stored, so it is not fetched again without reason."""
+        if self.archive is None or not isinstance(exception, Rejected):
+            return
+        if isinstance(item, Page | Article):  # a FetchFailure was recorded in process_item
+            status = item.status if isinstance(item, Page) else 200
+            self.archive.record_outcome(
+                item.source,
+                _keys(item),
+                exception.outcome,
+                str(exception),
+                status=status,
+                duplicate_of=exception.duplicate_of,
+            )
