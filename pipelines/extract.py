@@ -219,9 +219,9 @@ def _language(meta: PageMetadata, default: str) -> str:
 def detect_agencies(text: str, credited: list[str], meta: PageMetadata) -> list[str]:
     """Wire agencies credited by byline, dateline, credit line or metadata."""
     found: set[str] = set()
-    lead = text.split("\n\n", 1)[0]
-    if match := _DATELINE.match(lead):
-        found.add(match.group(1))
+    for paragraph in text.split("\n\n", 3)[:3]:  # a standfirst may precede the dateline
+        if match := _DATELINE.match(paragraph):
+            found.add(match.group(1))
     sources = [*credited, *meta.all("article:author", "author", "dc.source", "source")]
     tail = text[-400:].split("\n\n")[-2:]
     for line in tail:

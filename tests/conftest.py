@@ -1,0 +1,61 @@
+"""Shared fixtures: loopback fixture sites, and the real newsmon CLI run in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlite_utils
+
+from tests.siteserver import FIXTURES, Site, origin_map_args, serve_sites
+
+ROOT = Path(__file__).parent.parent
+# Politeness off: the loopback sites are ours.
+FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=false"]
+
+
+def expected_articles() -> list[dict[str, Any]]:
+    return json.loads((FIXTURES / "expected_articles.json").read_text())
+
+
+@pytest.fixture
+def sites() -> Iterator[dict[str, Site]]:
+    with serve_sites() as running:
+        yield running
+
+
+def run_newsmon(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: int = 120
+) -> subprocess.CompletedProcess[str]:
+    """The installed CLI exactly as a user runs it (python -m scheduler == newsmon)."""
+    return subprocess.run(
+        [sys.executable, "-m", "scheduler", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture
+def crawl(sites: dict[str, Site], tmp_path: Path) -> Any:
+    """crawl(*args) runs `newsmon crawl` against the fixture sites into tmp_path/news.db."""
+    db_path = tmp_path / "news.db"
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_newsmon("crawl", "--db", str(db_path), *FAST, *origin_map_args(sites), *args)
+
+    run.db_path = db_path  # type: ignore[attr-defined]
+    return run
+
+
+def open_db(path: Path) -> sqlite_utils.Database:
+    return sqlite_utils.Database(path)

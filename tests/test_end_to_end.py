@@ -1,0 +1,267 @@
+"""The real `newsmon crawl` (subprocesses, Scrapy, pipelines, SQLite) against loopback copies
+of the three sites, asserting on the rows a reviewer would read."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import FAST, ROOT, expected_articles, open_db, run_newsmon
+from tests.siteserver import FIXTURES, Route, Site, load_manifest, origin_map_args, serve_sites
+
+STORED = [a for a in expected_articles() if a["stored"]]
+NOT_STORED = [a for a in expected_articles() if not a["stored"]]
+
+
+@pytest.fixture(scope="module")
+def crawled_sites(tmp_path_factory):
+    """One crawl of all three sources, shared by the tests that only read its results."""
+    db_path = tmp_path_factory.mktemp("crawl") / "news.db"
+    with serve_sites() as running:
+        result = run_newsmon("crawl", "--db", str(db_path), *FAST, *origin_map_args(running))
+        assert result.returncode == 0, result.stdout + result.stderr
+        yield open_db(db_path), result, running
+
+
+@pytest.fixture
+def crawled(crawled_sites):
+    db, result, _ = crawled_sites
+    return db, result
+
+
+@pytest.fixture
+def served(crawled_sites):
+    """The request logs of the shared crawl's sites."""
+    return crawled_sites[2]
+
+
+def article(db, url):
+    rows = list(db.query("select * from articles where url = ?", [url]))
+    assert rows, (
+        f"{url} not stored; stored: {[r['url'] for r in db.query('select url from articles')]}"
+    )
+    return rows[0]
+
+
+@pytest.mark.parametrize("expected", STORED, ids=[a["public_url"].split("/")[-2] for a in STORED])
+def test_each_source_stores_its_libya_articles_with_review_fields(crawled, expected):
+    db, _ = crawled
+    row = article(db, expected["public_url"])
+    assert row["source"] == expected["source"]
+    assert row["title"] == expected["title"].strip()
+    assert row["published"] == expected["published"]
+    assert json.loads(row["authors"]) == expected["authors"]
+    assert row["agency"] == expected["agency"]
+    assert row["language"] == "en"
+    text = row["text"]
+    assert text.startswith(expected["text_first"][:40])
+    last_paragraphs = "\n\n".join(text.split("\n\n")[-2:])
+    assert expected["text_last"] in last_paragraphs
+    assert "\n\n" in text  # paragraphs, not one blob
+    for furniture in ("Related", "Our Standards", "Trust Principles", "Share this"):
+        assert furniture not in text
+    assert row["relevance"] >= 3
+    assert "Libya" in json.loads(row["matched_terms"])
+    assert row["relevance_reason"].startswith("mentions:")
+    assert row["first_seen"].endswith("Z")
+    assert row["content_hash"] and len(row["content_hash"]) == 64
+
+
+def test_pages_not_about_libya_or_not_credited_are_not_stored(crawled):
+    db, _ = crawled
+    stored = {r["url"] for r in db.query("select url from articles")}
+    assert stored == {a["public_url"] for a in STORED}
+    outcomes = {r["url"]: r["outcome"] for r in db.query("select url, outcome from seen_urls")}
+    for page in NOT_STORED:
+        expected = "no_agency_credit" if page["why_not"] == "no_agency_credit" else "irrelevant"
+        assert outcomes[page["public_url"]] == expected, page["public_url"]
+
+
+def test_passing_mention_is_judged_irrelevant_with_its_score_recorded(crawled):
+    db, _ = crawled
+    (row,) = db.query(
+        "select reason from seen_urls where url like '%eu-migration-summit-synthetic%'"
+    )
+    assert "score 1.0" in row["reason"]
+    assert "1 in text" in row["reason"]
+
+
+def test_duplicate_links_fetch_and_store_an_article_once(served, crawled):
+    db, _ = crawled
+    seed = "https://www.rferl.org/a/un-security-council-libya-russia-foreign-fighters/31003211.html"
+    rows = list(db.query("select url from articles where url_key = 'rferl:31003211'"))
+    assert [r["url"] for r in rows] == [seed]
+    requested = served["www.rferl.org"].requests
+    assert not any(path.startswith("/amp/") for path in requested)
+    assert not any("utm_" in path for path in requested)
+    assert (
+        requested.count("/a/un-security-council-libya-russia-foreign-fighters/31003211.html") == 1
+    )
+    reuters = served["www.reuters.com"].requests
+    assert reuters.count("/world/africa/libya-synthetic-oil-blockade-haftar-2023-04-26/") == 1
+    france24 = served["www.france24.com"].requests
+    assert france24.count("/en/africa/20230915-libya-derna-flood-synthetic") == 1
+
+
+def test_second_crawl_fetches_no_article_again_and_stores_nothing(sites, crawl):
+    first = crawl()
+    assert first.returncode == 0, first.stderr
+    db = open_db(crawl.db_path)
+    count = db.table("articles").count
+    for site in sites.values():
+        site.requests.clear()
+    second = crawl()
+    assert second.returncode == 0, second.stderr
+    assert db.table("articles").count == count
+    for site in sites.values():
+        articles = [p for p in site.requests if "/a/" in p or "-20" in p or "doc.afp" in p]
+        assert articles == [], f"{site.host} refetched {articles}"
+    runs = list(db.query("select stored, status from crawl_runs order by id desc limit 3"))
+    assert all(r["stored"] == 0 and r["status"] == "ok" for r in runs)
+
+
+def test_database_never_contains_the_mirror_origin(crawled):
+    db, _ = crawled
+    for table in db.table_names():
+        if table.endswith(("_data", "_idx", "_docsize", "_config")) or table == "pages":
+            continue
+        for row in db.table(table).rows:
+            assert "127.0.0.1" not in json.dumps(row, default=str), (table, row)
+
+
+def test_robots_txt_is_fetched_through_the_origin_map_and_obeyed(served):
+    requested = served["www.rferl.org"].requests
+    assert requested[0] == "/robots.txt"
+    assert "/api/epiqq" not in requested  # robots.txt: Disallow: /api/*
+
+
+def test_summary_lists_every_source_and_the_fetched_html_is_kept(crawled):
+    db, result = crawled
+    for source in ("rferl", "reuters", "afp"):
+        assert f"\n{source} " in "\n" + result.stdout
+    runs = {r["source"]: r for r in db.query("select * from crawl_runs")}
+    assert runs["rferl"]["stored"] == 2 and runs["rferl"]["irrelevant"] == 2
+    assert runs["afp"]["rejected"] == 2  # one irrelevant, one without AFP credit
+    assert all(r["status"] == "ok" and r["finished"] for r in runs.values())
+    pages = db.execute("select count(*), min(size) from pages").fetchone()
+    assert pages[0] == len(STORED) and pages[1] > 1000
+
+
+def test_full_text_index_finds_articles_by_libyan_names(crawled):
+    db, _ = crawled
+    hits = {
+        r["title"]
+        for r in db.query(
+            "select a.title from articles_fts join articles a on a.rowid = articles_fts.rowid "
+            "where articles_fts match 'Haftar'"
+        )
+    }
+    assert len(hits) >= 3
+
+
+def test_relevance_filter_off_stores_every_article_with_its_score(crawl):
+    result = crawl("-s", "NEWSMON_RELEVANCE_FILTER=false")
+    assert result.returncode == 0, result.stderr
+    db = open_db(crawl.db_path)
+    (row,) = db.query("select relevance from articles where url like '%eu-migration-summit%'")
+    assert row["relevance"] == 1.0
+    # Everything but the France 24 page without an AFP credit, which is not AFP copy at all.
+    assert db.table("articles").count == len(expected_articles()) - 1
+
+
+def blocking_reuters() -> Route:
+    body = (FIXTURES / "synthetic/reuters/reuters_block_datadome_synthetic.html").read_bytes()
+    return Route(401, body, headers={"x-datadome": "protected", "Server": "CloudFront"})
+
+
+def test_blocked_source_is_recorded_as_blocked_and_stores_nothing(tmp_path):
+    db_path = tmp_path / "news.db"
+    with serve_sites(["www.rferl.org"]) as running:
+        running["www.reuters.com"] = Site(
+            "www.reuters.com", load_manifest("www.reuters.com"), lambda path: blocking_reuters()
+        ).start()
+        try:
+            result = run_newsmon(
+                "crawl", "reuters", "rferl", "--db", str(db_path), *FAST, *origin_map_args(running)
+            )
+        finally:
+            running["www.reuters.com"].stop()
+        reuters_requests = running["www.reuters.com"].requests
+    assert result.returncode == 1
+    assert "reuters: blocked: www.reuters.com blocked the crawler: HTTP 401" in result.stderr
+    assert "DataDome" in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    db = open_db(db_path)
+    runs = {r["source"]: r for r in db.query("select * from crawl_runs")}
+    assert runs["reuters"]["status"] == "blocked"
+    assert runs["rferl"]["status"] == "ok"
+    assert db.execute("select count(*) from articles where source = 'reuters'").fetchone()[0] == 0
+    assert db.execute("select count(*) from seen_urls where source = 'reuters'").fetchone()[0] == 0
+    # The first block stops the crawl from asking that host again this run.
+    assert len(reuters_requests) <= 2, reuters_requests
+
+
+def test_unreachable_host_fails_that_source_with_one_line_and_others_run(sites, tmp_path):
+    db_path = tmp_path / "news.db"
+    others = {h: s for h, s in sites.items() if h != "www.rferl.org"}
+    result = run_newsmon(
+        "crawl",
+        "--db",
+        str(db_path),
+        *FAST,
+        *origin_map_args(others),
+        "--origin-map",
+        "https://www.rferl.org=http://127.0.0.1:9",  # discard port: refused
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout + result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("rferl: failed")]
+    assert len(lines) == 1 and "ConnectionRefused" in lines[0], result.stderr
+    db = open_db(db_path)
+    runs = {r["source"]: r["status"] for r in db.query("select source, status from crawl_runs")}
+    assert runs == {"rferl": "failed", "reuters": "ok", "afp": "ok"}
+    assert db.execute("select count(*) from articles").fetchone()[0] == len(STORED) - 2
+
+
+def test_scrapy_crawl_from_the_project_root_uses_the_same_pipeline(sites, tmp_path):
+    db_path = tmp_path / "x.db"
+    mapping = {s.public_origin: s.origin for s in sites.values()}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "scrapy",
+            "crawl",
+            "rferl",
+            "-s",
+            f"NEWSMON_DB={db_path}",
+            "-s",
+            f"NEWSMON_ORIGIN_MAP={json.dumps(mapping)}",
+            *FAST,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={k: v for k, v in os.environ.items() if k != "SCRAPY_SETTINGS_MODULE"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    db = open_db(db_path)
+    assert db.execute("select count(*) from articles where source = 'rferl'").fetchone()[0] == 2
+
+
+def test_scrapy_list_prints_the_three_sources():
+    result = subprocess.run(
+        [sys.executable, "-m", "scrapy", "list"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert result.stdout.split() == ["afp", "reuters", "rferl"]
