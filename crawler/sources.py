@@ -89,6 +89,7 @@ class SiteQuirks:
     text_selectors: tuple[str, ...] = ()  # CSS: the article text is these elements' text
     author_selectors: tuple[str, ...] = ()  # CSS: each match is one author
     drop_text: tuple[re.Pattern[str], ...] = ()  # paragraphs matching these are not text
+    end_at: tuple[re.Pattern[str], ...] = ()  # the text ends at the last paragraph matching
 
 
 def parse_duration(text: str) -> int:
@@ -141,7 +142,7 @@ def _read(path: str | Path | None) -> tuple[Path, dict[str, Any]]:
 
 
 def _parse_site(entry: Any, where: str) -> SiteQuirks:
-    fields = {"hosts", "text_selectors", "author_selectors", "drop_text"}
+    fields = {"hosts", "text_selectors", "author_selectors", "drop_text", "end_at"}
     if not isinstance(entry, dict) or not set(entry) <= fields or "hosts" not in entry:
         raise SourceError(f"{where}: a table with 'hosts' and only {', '.join(sorted(fields))}")
     values: dict[str, tuple[str, ...]] = {}
@@ -150,15 +151,18 @@ def _parse_site(entry: Any, where: str) -> SiteQuirks:
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             raise SourceError(f"{where}: field {key!r}: must be a list of non-empty strings")
         values[key] = tuple(value)
-    try:
-        drop = tuple(re.compile(p) for p in values["drop_text"])
-    except re.error as exc:
-        raise SourceError(f"{where}: field 'drop_text': invalid regex: {exc}") from None
+    compiled: dict[str, tuple[re.Pattern[str], ...]] = {}
+    for key in ("drop_text", "end_at"):
+        try:
+            compiled[key] = tuple(re.compile(p) for p in values[key])
+        except re.error as exc:
+            raise SourceError(f"{where}: field {key!r}: invalid regex: {exc}") from None
     return SiteQuirks(
         hosts=tuple(h.lower() for h in values["hosts"]),
         text_selectors=values["text_selectors"],
         author_selectors=values["author_selectors"],
-        drop_text=drop,
+        drop_text=compiled["drop_text"],
+        end_at=compiled["end_at"],
     )
 
 

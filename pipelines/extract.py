@@ -144,6 +144,9 @@ def _text(
         and p.casefold() != title.casefold()
     ]
     kept = _trim_leading_fragments(kept)
+    if quirks and quirks.end_at:
+        ends = [i for i, p in enumerate(kept) if any(r.search(p) for r in quirks.end_at)]
+        kept = kept[: ends[-1] + 1] if ends else kept
     return "\n\n".join(dict.fromkeys(kept))
 
 

@@ -18,6 +18,13 @@ from pipelines.database import DatabaseError, open_database
 from scheduler.crawl import CrawlJob, CrawlResult, run_crawls
 from scheduler.status import source_status
 
+
+class BadArgument(click.ClickException):
+    """A bad command-line value: one line on stderr, exit code 2 (as for click's own)."""
+
+    exit_code = 2
+
+
 _SETTING = re.compile(r"^([A-Z][A-Z0-9_]*)=(.*)$", re.DOTALL)
 
 
@@ -82,10 +89,7 @@ def parse_settings(values: tuple[str, ...]) -> dict[str, str]:
     for value in values:
         match = _SETTING.match(value)
         if not match:
-            raise click.BadParameter(
-                f"{value!r} is not NAME=VALUE with an upper-case Scrapy setting name",
-                param_hint="-s",
-            )
+            raise BadArgument(f"-s {value!r}: expected NAME=VALUE with an upper-case setting name")
         settings[match.group(1)] = match.group(2)
     return settings
 
@@ -99,7 +103,7 @@ def parse_origin_maps(values: tuple[str, ...]) -> dict[str, str]:
                 raise OriginMapError(f"{value!r} is not PUBLIC=TARGET")
             mapping[parse_origin(public)] = parse_origin(target)
         except OriginMapError as exc:
-            raise click.BadParameter(str(exc), param_hint="--origin-map") from None
+            raise BadArgument(f"--origin-map: {exc}") from None
     return mapping
 
 
@@ -150,10 +154,7 @@ def crawl(
     declared = declared_sources()
     unknown = [name for name in source_names if name not in declared]
     if unknown:
-        raise click.BadParameter(
-            f"unknown source {unknown[0]!r} (declared: {', '.join(declared)})",
-            param_hint="SOURCE",
-        )
+        raise BadArgument(f"unknown source {unknown[0]!r} (declared: {', '.join(declared)})")
     names = list(dict.fromkeys(source_names)) or [s.name for s in declared.values() if s.enabled]
     overrides = parse_settings(settings)
     mapping = parse_origin_maps(origin_maps)
