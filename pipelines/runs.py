@@ -31,13 +31,14 @@ def run_status(stats: dict[str, Any], finish_reason: str) -> tuple[str, str]:
         return ("blocked" if ok_pages == 0 else "partial"), reason
     if finish_reason not in ("finished",):
         return "failed", f"crawl ended early: {finish_reason}"
+    first_error = stats.get("newsmon/first_error")
     if stats.get("downloader/response_count", 0) == 0:
-        exc = _first_exception(stats)
-        return "failed", f"no response from the site{': ' + exc if exc else ''}"
+        detail = first_error or _first_exception(stats)
+        return "failed", f"no response from the site{': ' + detail if detail else ''}"
     if ok_pages == 0 and errors:
-        return "failed", "every request failed"
+        return "failed", f"every request failed; first: {first_error}"
     if errors:
-        return "partial", f"{errors} error(s); see the run's log"
+        return "partial", f"{errors} error(s); first: {first_error}"
     return "ok", ""
 
 

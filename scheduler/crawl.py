@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -145,7 +146,7 @@ def collect(
         rows = list(db.table("crawl_runs").rows_where("run_id = ?", [job.run_id]))
         row = rows[-1] if rows else None
         if timed_out or row is None or row["status"] == "running":
-            reason = "timeout" if timed_out else _last_error(stderr, returncode)
+            reason = "timeout" if timed_out else _last_error(stderr, returncode, log_file)
             record: dict[str, str | None] = {
                 "finished": utc_now(),
                 "status": "failed",
@@ -167,8 +168,15 @@ def collect(
     return CrawlResult(job.source, row["status"], row["reason"] or "", row, seconds, log_file)
 
 
-def _last_error(stderr: bytes, returncode: int) -> str:
-    lines = [line.strip() for line in stderr.decode("utf-8", "replace").splitlines()]
-    lines = [line for line in lines if line]
-    detail = lines[-1] if lines else "no output"
+_EXCEPTION_LINE = re.compile(r"^[\w.]+(?:Error|Exception|Exit): .+")
+
+
+def _last_error(stderr: bytes, returncode: int, log_file: Path | None) -> str:
+    """The crawl's own last word: the exception it died of, from stderr or its log."""
+    text = stderr.decode("utf-8", "replace")
+    if log_file is not None and log_file.exists():
+        text += "\n" + log_file.read_text(encoding="utf-8", errors="replace")[-20000:]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    errors = [line for line in lines if _EXCEPTION_LINE.match(line)]
+    detail = (errors or lines or ["no output"])[-1]
     return f"crawl process exited with code {returncode}: {detail}"[:500]

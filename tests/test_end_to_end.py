@@ -220,7 +220,7 @@ def test_unreachable_host_fails_that_source_with_one_line_and_others_run(sites, 
     assert result.returncode == 1
     assert "Traceback" not in result.stdout + result.stderr
     lines = [line for line in result.stderr.splitlines() if line.startswith("rferl: failed")]
-    assert len(lines) == 1 and "ConnectionRefused" in lines[0], result.stderr
+    assert len(lines) == 1 and "refused" in lines[0].lower(), result.stderr
     db = open_db(db_path)
     runs = {r["source"]: r["status"] for r in db.query("select source, status from crawl_runs")}
     assert runs == {"rferl": "failed", "reuters": "ok", "afp": "ok"}

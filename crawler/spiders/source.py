@@ -22,6 +22,7 @@ from crawler.dates import to_datetime, utc_now
 from crawler.discovery import DiscoveryError, Link, parse_feed, parse_listing, parse_sitemap
 from crawler.items import FetchFailure, Page
 from crawler.middlewares import Blocked
+from crawler.origins import parse_origin_map
 from crawler.sources import Source, load_sources
 from crawler.urls import article_key, article_url, canonicalize_url, host_of
 
@@ -38,6 +39,8 @@ class SourceSpider(Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         sources = load_sources(crawler.settings.get("NEWSMON_SOURCES"))
         spider.source = sources[cls.source_name]
+        # Checked here so a bad map fails the crawl at once, not each request as NotSupported.
+        parse_origin_map(crawler.settings.get("NEWSMON_ORIGIN_MAP") or {})
         spider.allowed_domains = list(spider.source.domains)
         return spider
 
@@ -108,7 +111,14 @@ class SourceSpider(Spider):
         ):
             self.crawler.stats.inc_value("newsmon/discovery_errors")
             request = failure.request  # type: ignore[attr-defined]
+            self._note_first_error(request.url, failure)
             self.logger.error("Discovery failed for %s: %s", request.url, _describe(failure))
+
+    def _note_first_error(self, url: str, failure: Failure) -> None:
+        """The run's record quotes the first failure: usually the one that explains the rest."""
+        stats = self.crawler.stats
+        if stats is not None and stats.get_value("newsmon/first_error") is None:
+            stats.set_value("newsmon/first_error", f"{url}: {_describe(failure)}")
 
     def _too_old(self, link: Link) -> bool:
         if self.source.max_age_days is None or not link.lastmod:
@@ -186,6 +196,7 @@ class SourceSpider(Spider):
             )
             return
         self.crawler.stats.inc_value("newsmon/article_errors")
+        self._note_first_error(request.url, failure)
         self.logger.warning("Could not fetch %s: %s", request.url, _describe(failure))
         yield self._failure(
             request, _describe(failure), status=status, permanent=status in PERMANENT_STATUSES

@@ -1,0 +1,147 @@
+"""The newsmon command as a user meets it: help, the README's promises, and clear errors."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from crawler.sources import load_sources
+from pipelines.database import open_database
+from scheduler.cli import cli
+from tests.conftest import ROOT, run_newsmon
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def test_every_command_has_help_and_is_documented_in_the_readme() -> None:
+    for name, command in cli.commands.items():
+        code, output = invoke(name, "--help")
+        assert code == 0
+        assert command.help
+        assert " ".join(command.help.split("\n")[0].split()) in " ".join(output.split())
+        assert f"`newsmon {name}" in README, f"README does not document `newsmon {name}`"
+
+
+def test_every_option_the_readme_names_exists() -> None:
+    for name, option in re.findall(r"`newsmon (\w+) \[?(--[\w-]+)", README):
+        assert name in cli.commands, name
+        assert option in invoke(name, "--help")[1], f"{name} {option}"
+    crawl_help = invoke("crawl", "--help")[1]
+    for option in ("--db", "-s", "--origin-map", "--log-dir", "--timeout"):
+        assert f"`{option}" in README
+        assert option in crawl_help
+
+
+def test_readme_sources_table_lists_every_declared_source() -> None:
+    table = README.split("## Sources", 1)[1].split("\n## ", 1)[0]
+    for name in load_sources():
+        assert f"| `{name}` |" in table
+
+
+def test_sources_json_follows_the_contract() -> None:
+    code, output = invoke("sources", "--json")
+    assert code == 0
+    data = json.loads(output)
+    assert [s["name"] for s in data] == ["rferl", "reuters", "afp"]
+    kinds = {"rss", "atom", "news_sitemap", "sitemap", "sitemap_index", "listing"}
+    for source in data:
+        assert {"name", "publisher", "domains", "enabled", "discovery"} <= set(source)
+        assert source["enabled"] is True
+        assert all(set(d) == {"kind", "url"} and d["kind"] in kinds for d in source["discovery"])
+
+
+def test_sources_table_shows_domains_and_endpoints() -> None:
+    code, output = invoke("sources")
+    assert code == 0
+    assert "reuters" in output
+    assert "sitemap_index  https://www.reuters.com/arc/outboundfeeds/news-sitemap-index/" in output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["crawl", "nosuch"], "unknown source 'nosuch'"),
+        (["crawl", "-s", "not-a-setting"], "-s 'not-a-setting': expected NAME=VALUE"),
+        (["crawl", "--origin-map", "https://a.org"], "is not PUBLIC=TARGET"),
+        (["crawl", "--origin-map", "https://a.org/x=http://127.0.0.1:1"], "has a path"),
+        (["crawl", "--origin-map", "ftp://a.org=http://127.0.0.1:1"], "is not an origin"),
+        (["crawl", "--db", "/nonexistent/dir/news.db", "rferl"], "does not exist"),
+        (["crawl", "--timeout", "0"], "0 is not in the range"),
+        (["status", "--db", "/nonexistent/news.db"], "does not exist"),
+    ],
+)
+def test_bad_arguments_get_one_line_and_a_nonzero_exit(args: list[str], message: str) -> None:
+    result = run_newsmon(*args)
+    assert result.returncode in (1, 2)
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1
+    assert message in errors[0]
+
+
+def test_a_corrupt_database_is_refused_with_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    result = run_newsmon("crawl", "rferl", "--db", str(bad))
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("Error: cannot use")
+    assert "Traceback" not in result.stderr
+
+
+def test_a_broken_source_declaration_names_the_source_and_field(tmp_path: Path) -> None:
+    broken = tmp_path / "sources.toml"
+    broken.write_text(
+        '[[source]]\nname = "x"\npublisher = "X"\ndomains = ["x.org"]\n'
+        "article_patterns = ['([']\n"
+        'discovery = [{ kind = "rss", url = "https://x.org/feed" }]\n'
+    )
+    result = run_newsmon("sources", env={"NEWSMON_SOURCES": str(broken)})
+    assert result.returncode == 1
+    assert "source 'x': field 'article_patterns': invalid regex" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_setting_that_breaks_the_crawl_fails_that_run_with_its_reason(tmp_path: Path) -> None:
+    result = run_newsmon("crawl", "rferl", "--db", str(tmp_path / "n.db"),
+                         "-s", "DOWNLOAD_DELAY=soon")  # fmt: skip
+    assert result.returncode == 1
+    assert "rferl: failed: crawl process exited with code 1: ValueError" in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def _record_run(db_path: Path, source: str, status: str, started: str) -> None:
+    db = open_database(db_path)
+    db.table("crawl_runs").insert(
+        {"source": source, "status": status, "started": started, "finished": started,
+         "reason": "" if status == "ok" else "HTTP 401"}
+    )  # fmt: skip
+    db.close()
+
+
+def test_status_exits_nonzero_when_a_source_fails_or_was_never_crawled(tmp_path: Path) -> None:
+    db_path = tmp_path / "news.db"
+    now = "2099-01-01T00:00:00Z"  # far future start: nothing is "silent" yet
+    for source in ("rferl", "afp"):
+        _record_run(db_path, source, "ok", now)
+    result = run_newsmon("status", "--db", str(db_path), "--json")
+    states = {s["source"]: s for s in json.loads(result.stdout)}
+    assert result.returncode == 1
+    assert states["reuters"]["problems"] == ["never crawled"]
+    assert states["rferl"]["healthy"] is True
+
+    _record_run(db_path, "reuters", "ok", now)
+    assert run_newsmon("status", "--db", str(db_path)).returncode == 0
+    _record_run(db_path, "reuters", "blocked", "2099-01-01T01:00:00Z")
+    result = run_newsmon("status", "--db", str(db_path))
+    assert result.returncode == 1
+    assert "reuters" in result.stdout
+    assert "last run blocked: HTTP 401" in result.stdout
