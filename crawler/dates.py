@@ -7,6 +7,7 @@ Fact Check JSON-LD), RFC 822 in RSS, and ``2020-01-19`` date-only values.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta, tzinfo
 from email.utils import parsedate_to_datetime
 
@@ -38,7 +39,8 @@ def to_datetime(value: object, *, default_tz: tzinfo | None = None) -> datetime 
     if not isinstance(value, str):
         return None
     text = value.strip()
-    if not text or len(text) > 64:
+    # Without a four-digit year dateutil would fill the gaps from today ("00:00" -> today).
+    if not text or len(text) > 64 or not re.search(r"\d{4}", text):
         return None
     parsed: datetime | None = None
     if "," in text[:5] or text[:3].isalpha():  # RFC 822 (RSS): "Tue, 30 Jan 2018 16:33:56 -0500"

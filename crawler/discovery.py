@@ -7,6 +7,7 @@ are pure functions over bytes, so each format is unit-tested on the real capture
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
@@ -36,15 +37,23 @@ class Sitemap:
 
 
 def gunzip_if_needed(body: bytes) -> bytes:
-    """Sitemaps are often served as .xml.gz files (not Content-Encoding), so the body is gzip."""
+    """Sitemaps are often served as .xml.gz files (not Content-Encoding), so the body is gzip.
+
+    A truncated archive is an error, not a shorter sitemap: Scrapy's own gunzip returns what
+    it could read, which would silently drop the rest of the entries.
+    """
     if body[:2] != b"\x1f\x8b":
         return body
-    from scrapy.utils.gz import gunzip
-
+    decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
     try:
-        return gunzip(body, max_size=MAX_XML_BYTES)
-    except Exception as exc:  # truncated or corrupt archives raise several types
+        data = decompressor.decompress(body, MAX_XML_BYTES + 1)
+    except zlib.error as exc:
         raise DiscoveryError(f"corrupt gzip body: {exc}") from None
+    if len(data) > MAX_XML_BYTES:
+        raise DiscoveryError(f"gzip body expands beyond {MAX_XML_BYTES // 2**20} MiB")
+    if not decompressor.eof:
+        raise DiscoveryError("truncated gzip body")
+    return data
 
 
 def _xml_root(body: bytes) -> etree._Element:
@@ -57,7 +66,10 @@ def _xml_root(body: bytes) -> etree._Element:
     except etree.XMLSyntaxError as exc:
         # Feeds in the wild are often slightly broken; take what a recovering parser finds.
         recovering = etree.XMLParser(resolve_entities=False, no_network=True, recover=True)
-        root = etree.fromstring(body, parser=recovering)
+        try:
+            root = etree.fromstring(body, parser=recovering)
+        except etree.XMLSyntaxError:
+            root = None
         if root is None or not len(root):
             raise DiscoveryError(f"not well-formed XML: {exc}") from None
     return root

@@ -35,10 +35,10 @@ def canonicalize_url(url: str) -> str:
     host = parts.hostname.lower()
     port = parts.port
     netloc = host if port in (None, 80, 443) else f"{host}:{port}"
-    path = parts.path or "/"
+    path = parts.path.strip() or "/"
     # <path>/amp is the AMP copy of <path> on many CMSs.
     if match := _AMP_SUFFIX.match(path):
-        path = match.group(1) + ("/" if path.endswith("/") else "")
+        path = match.group(1).strip() + ("/" if path.endswith("/") else "")
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
     query = sorted((k, v) for k, v in query if not _TRACKING.match(k))
     return urlunsplit(("https", netloc, path, urlencode(query), ""))

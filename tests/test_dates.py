@@ -107,3 +107,8 @@ def test_parse_date_never_raises_on_mixed_values(value):
 )
 def test_known_formats_round_trip(moment, fmt):
     assert parse_date(moment.strftime(fmt), now=NOW) == moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.mark.parametrize("value", ["1", "00:00", "January 1"])
+def test_values_without_a_full_date_are_not_dates(value):
+    assert parse_date(value) is None

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from crawler.sources import load_sources
@@ -158,10 +159,13 @@ _HOSTS = st.sampled_from(["www.rferl.org", "WWW.Reuters.COM", "example.com", "12
 
 
 @st.composite
-def http_urls(draw):
+def http_urls(draw, encoded=False):
+    """http(s) URLs with arbitrary text in path, query and fragment; ``encoded``: the path
+    segments percent-encoded, as URLs in feeds and sitemaps are."""
     scheme = draw(st.sampled_from(["http", "https", "HTTP"]))
     host = draw(_HOSTS)
-    path = "/".join(draw(st.lists(_PATH_TEXT, max_size=4)))
+    segments = draw(st.lists(_PATH_TEXT, max_size=4))
+    path = "/".join(quote(s, safe="") if encoded else s for s in segments)
     pairs = draw(st.lists(st.tuples(_KEYS, st.text(max_size=10)), max_size=4))
     query = "&".join(f"{k}={v}" for k, v in pairs)
     fragment = draw(st.text(max_size=5))
@@ -176,14 +180,27 @@ def http_urls(draw):
 
 
 @settings(max_examples=300, deadline=None)
+@given(http_urls(encoded=True))
+def test_canonicalize_url_is_idempotent_on_encoded_urls(url):
+    once = canonicalize_url(url)
+    assert canonicalize_url(once) == once
+
+
+@example("https://www.rferl.org/a/x/1.html #comments")
+@settings(max_examples=300, deadline=None)
 @given(http_urls())
 def test_canonicalize_url_is_idempotent(url):
     once = canonicalize_url(url)
     assert canonicalize_url(once) == once
 
 
+def test_rferl_link_with_a_space_before_the_fragment_keeps_its_id_key(sources):
+    url = "https://www.rferl.org/a/x/31003211.html #comments"
+    assert article_key(url, sources["rferl"]) == "rferl:31003211"
+
+
 @settings(max_examples=300, deadline=None)
-@given(http_urls())
+@given(st.one_of(http_urls(), http_urls(encoded=True)))
 def test_canonical_url_never_has_utm_parameters(url):
     assert not re.search(r"[?&]utm_", canonicalize_url(url), re.IGNORECASE)
 

@@ -1,0 +1,167 @@
+"""pipelines/relevance.py: is an article about Libya?"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipelines.relevance import compile_terms, score
+
+SEED = (
+    Path(__file__).parent
+    / "fixtures/seed/rferl_2020-12-16_un-security-council-libya-russia-foreign-fighters.txt"
+)
+THRESHOLD = 3.0
+TERMS = compile_terms()
+
+
+def test_seed_story_is_relevant_and_names_libya():
+    title, _, text = SEED.read_text(encoding="utf-8").partition("\n\n")
+    result = score(title.strip(), text, TERMS)
+    assert result.is_relevant(THRESHOLD)
+    assert result.score >= 3
+    assert result.matched["Libya"] >= 5
+    assert {"Tripoli", "Haftar", "GNA", "Libyan"} <= set(result.matched)
+    assert "headline" in result.reason
+
+
+def test_seed_story_is_relevant_even_without_its_headline():
+    _, _, text = SEED.read_text(encoding="utf-8").partition("\n\n")
+    assert score("", text, TERMS).is_relevant(THRESHOLD)
+
+
+def test_one_passing_mention_in_a_country_list_is_not_enough():
+    text = (
+        "EU leaders met in Brussels to discuss migration.\n\n"
+        "Arrivals from Tunisia, Libya and Turkey rose sharply this year, officials said.\n\n"
+        "The summit ended without agreement on quotas."
+    )
+    result = score("EU Migration Summit Ends Without Deal", text, TERMS)
+    assert result.score < 3
+    assert not result.is_relevant(THRESHOLD)
+    assert result.matched == {"Libya": 1}
+
+
+def test_a_passing_mention_in_the_lead_counts_double_but_is_still_not_enough():
+    result = score("Summit", "Arrivals from Tunisia, Libya and Turkey rose.\n\nMore.", TERMS)
+    assert result.score == 2.0
+    assert not result.is_relevant(THRESHOLD)
+
+
+def test_a_headline_mention_alone_passes_the_threshold():
+    result = score("Clashes Erupt In Libya", "Nothing else here.\n\nOr here.", TERMS)
+    assert result.score >= 3
+    assert result.is_relevant(THRESHOLD)
+    assert result.reason == "mentions: headline"
+
+
+def test_three_body_mentions_pass_the_threshold():
+    text = "Lead.\n\nLibya one. Benghazi two. Haftar three."
+    assert score("Untitled", text, TERMS).score == 3.0
+
+
+def test_one_term_repeated_many_times_is_capped():
+    result = score("", "Lead.\n\n" + "Libya. " * 20, TERMS)
+    assert result.matched["Libya"] == 20
+    assert result.score == 5.0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Fighting broke out in Tripoli, Lebanon, on Sunday.",
+        "Fighting broke out in Tripoli Lebanon on Sunday.",
+        "Fighting broke out in Tripoli in northern Lebanon on Sunday.",
+    ],
+)
+def test_tripoli_in_lebanon_is_not_libya(text):
+    result = score("", text, TERMS)
+    assert "Tripoli" not in result.matched
+    assert result.score == 0
+
+
+def test_tripoli_in_libya_matches():
+    result = score("", "Fighting broke out in Tripoli on Sunday.", TERMS)
+    assert result.matched == {"Tripoli": 1}
+
+
+def test_arabic_text_matches_arabic_terms():
+    result = score("", "اشتباكات في طرابلس ... ليبيا", TERMS)
+    assert result.matched == {"طرابلس": 1, "ليبيا": 1}
+    assert result.score == 4.0
+    assert result.is_relevant(THRESHOLD)
+
+
+def test_arabic_libyan_adjective_is_not_counted_as_libya_twice():
+    result = score("", "الجيش الليبي", TERMS)
+    assert result.matched == {"ليبي": 1}
+
+
+def test_text_without_terms_scores_zero():
+    result = score("Ukraine Talks", "Nothing about North Africa.\n\nAt all.", TERMS)
+    assert result.score == 0
+    assert result.matched == {}
+    assert result.reason == "no Libya terms"
+
+
+def test_custom_terms_as_a_list_of_regexes():
+    terms = compile_terms([r"\bSudan\b", r"Khartoum"])
+    assert set(terms) == {r"\bSudan\b", "Khartoum"}
+    result = score("Sudan Crisis", "Fighting in Khartoum.", terms)
+    assert result.matched == {r"\bSudan\b": 1, "Khartoum": 1}
+    assert score("Libya", "Libya", terms).score == 0
+
+
+def test_custom_terms_as_a_label_to_regex_dict():
+    terms = compile_terms({"Sudan": r"\bSudan(?:ese)?\b"})
+    result = score("", "Sudanese refugees", terms)
+    assert result.matched == {"Sudan": 1}
+
+
+def test_custom_terms_as_comma_separated_string():
+    terms = compile_terms("Sudan, Chad")
+    assert set(terms) == {"Sudan", "Chad"}
+
+
+def test_terms_are_case_insensitive():
+    assert score("", "LIBYA and libya", compile_terms({"L": "Libya"})).matched == {"L": 2}
+
+
+def test_invalid_regex_is_a_clear_value_error():
+    with pytest.raises(ValueError, match=r"NEWSMON_RELEVANCE_TERMS has an invalid regex"):
+        compile_terms(["Libya", "(unclosed"])
+
+
+@pytest.mark.parametrize("terms", [[], {}, "", 42])
+def test_empty_or_wrong_type_terms_are_a_value_error(terms):
+    with pytest.raises(ValueError, match="NEWSMON_RELEVANCE_TERMS"):
+        compile_terms(terms)
+
+
+@settings(max_examples=300, deadline=None)
+@given(title=st.text(alphabet=st.characters()), text=st.text(alphabet=st.characters()))
+def test_score_never_raises_and_is_not_negative(title, text):
+    result = score(title, text, TERMS)
+    assert result.score >= 0
+    assert all(count > 0 for count in result.matched.values())
+
+
+_MIXED = st.text(
+    alphabet=st.one_of(
+        st.sampled_from(list("ليبياطرابلسبنغازي حفتر")),
+        st.sampled_from(list("Libya Tripoli Lebanon,\n")),
+        st.characters(),
+    ),
+    max_size=200,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(title=_MIXED, text=_MIXED)
+def test_score_on_mixed_scripts_never_raises_and_headline_mention_only_adds(title, text):
+    base = score(title, text, TERMS)
+    assert base.score >= 0
+    assert score(title + " Libya", text, TERMS).score >= base.score
