@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -48,7 +48,6 @@ class Source:
     interval: str = "30m"
     silence_days: int = 7
     notes: str = ""
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def is_article_url(self, url: str) -> bool:
         return any(p.search(url) for p in self.article_patterns)
@@ -166,24 +165,7 @@ def _parse_site(entry: Any, where: str) -> SiteQuirks:
     )
 
 
-_FIELDS = {
-    "name",
-    "publisher",
-    "domains",
-    "discovery",
-    "article_patterns",
-    "id_pattern",
-    "enabled",
-    "language",
-    "agency",
-    "licensee_domains",
-    "sitemap_follow",
-    "max_age_days",
-    "interval",
-    "silence_days",
-    "notes",
-    "url_rewrites",
-}
+_FIELDS = {f.name for f in fields(Source)}
 
 
 def _parse_source(entry: Any, where: str) -> Source:
@@ -215,21 +197,20 @@ def _parse_source(entry: Any, where: str) -> Source:
             raise fail(key, "required, must not be empty")
         return tuple(value)
 
+    def regex(key: str, value: str) -> re.Pattern[str]:
+        try:
+            return re.compile(value)
+        except re.error as exc:
+            raise fail(key, f"invalid regex {value!r}: {exc}") from None
+
     def patterns(key: str, required: bool = False) -> tuple[re.Pattern[str], ...]:
-        compiled = []
-        for value in strings(key, required):
-            try:
-                compiled.append(re.compile(value))
-            except re.error as exc:
-                raise fail(key, f"invalid regex {value!r}: {exc}") from None
-        return tuple(compiled)
+        return tuple(regex(key, value) for value in strings(key, required))
 
     domains = tuple(d.lower() for d in strings("domains", required=True))
     discovery = _parse_discovery(entry.get("discovery"), domains, fail)
     id_pattern = None
     if "id_pattern" in entry:
-        entry = {**entry, "id_pattern": [entry["id_pattern"]]}
-        (id_pattern,) = patterns("id_pattern", required=True)
+        id_pattern = regex("id_pattern", text("id_pattern"))
         if id_pattern.groups != 1:
             raise fail("id_pattern", "must have exactly one capture group (the article id)")
     licensees = tuple(d.lower() for d in strings("licensee_domains"))
@@ -261,10 +242,7 @@ def _parse_source(entry: Any, where: str) -> Source:
             isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)
         ):
             raise fail("url_rewrites", "must be a list of [regex, replacement] pairs")
-        try:
-            rewrites.append((re.compile(pair[0]), pair[1]))
-        except re.error as exc:
-            raise fail("url_rewrites", f"invalid regex {pair[0]!r}: {exc}") from None
+        rewrites.append((regex("url_rewrites", pair[0]), pair[1]))
     return Source(
         name=name,
         publisher=text("publisher"),

@@ -35,8 +35,7 @@ class CrawlJob:
     log_dir: Path | None = None
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
-    @property
-    def log_file(self) -> Path | None:
+    def new_log_file(self) -> Path | None:
         if self.log_dir is None:
             return None
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
@@ -86,7 +85,7 @@ def crawl_environment() -> dict[str, str]:
 
 
 def start(job: CrawlJob) -> tuple[subprocess.Popen[bytes], Path | None]:
-    log_file = job.log_file
+    log_file = job.new_log_file()
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
