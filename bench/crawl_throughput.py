@@ -77,18 +77,36 @@ def main() -> None:
         sources.write_text(SOURCES)
         db = Path(tmp) / "bench.db"
         command = [
-            sys.executable, "-m", "scheduler", "crawl", "bench", "--db", str(db),
-            "--origin-map", f"https://{HOST}={site.origin}",
-            "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=false",
-            "-s", f"CONCURRENT_REQUESTS_PER_DOMAIN={args.concurrency}",
-            "-s", f"CONCURRENT_REQUESTS={args.concurrency}",
-            "-s", "NEWSMON_RELEVANCE_FILTER=false", "-s", "ROBOTSTXT_OBEY=false",
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "scheduler",
+            "crawl",
+            "bench",
+            "--db",
+            str(db),
+            "--origin-map",
+            f"https://{HOST}={site.origin}",
+            "-s",
+            "DOWNLOAD_DELAY=0",
+            "-s",
+            "AUTOTHROTTLE_ENABLED=false",
+            "-s",
+            f"CONCURRENT_REQUESTS_PER_DOMAIN={args.concurrency}",
+            "-s",
+            f"CONCURRENT_REQUESTS={args.concurrency}",
+            "-s",
+            "NEWSMON_RELEVANCE_FILTER=false",
+            "-s",
+            "ROBOTSTXT_OBEY=false",
+        ]
         started = time.perf_counter()
         result = subprocess.run(
-            command, env={**os.environ, "NEWSMON_SOURCES": str(sources)},
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
+            command,
+            env={**os.environ, "NEWSMON_SOURCES": str(sources)},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         seconds = time.perf_counter() - started
         site.stop()
         if result.returncode != 0:
@@ -101,8 +119,10 @@ def main() -> None:
         f"articles stored:            {run['stored']} (duplicates {run['duplicates']},"
         f" other rejections {run['rejected'] - run['duplicates']}, errors {run['errors']})"
     )
-    print(f"newsmon crawl, end to end:  {len(pages) / seconds:.1f} pages/s ({seconds:.1f} s,"
-          f" including ~2 s of process start-up)")  # fmt: skip
+    print(
+        f"newsmon crawl, end to end:  {len(pages) / seconds:.1f} pages/s ({seconds:.1f} s,"
+        f" including ~2 s of process start-up)"
+    )
     print(f"trafilatura alone, 1 proc:  {alone:.1f} pages/s")
     print(f"crawl peak memory (RSS):    {peak_mb:.0f} MiB (largest process of the crawl)")
     print(f"cores: {os.cpu_count()}")

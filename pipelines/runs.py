@@ -29,7 +29,9 @@ def run_status(stats: dict[str, Any], finish_reason: str) -> tuple[str, str]:
     if blocked:
         reason = str(stats.get("newsmon/blocked_reason", "blocked"))
         return ("blocked" if ok_pages == 0 else "partial"), reason
-    if finish_reason not in ("finished",):
+    if finish_reason == "shutdown":  # SIGTERM: what was fetched was stored; the rest next run
+        return "partial", "stopped by a signal before it finished"
+    if finish_reason != "finished":
         return "failed", f"crawl ended early: {finish_reason}"
     first_error = stats.get("newsmon/first_error")
     if stats.get("downloader/response_count", 0) == 0:

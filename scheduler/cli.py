@@ -4,6 +4,7 @@ scheduler. Every error a user can cause ends in one line on stderr and a non-zer
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from collections.abc import Callable
@@ -13,10 +14,11 @@ from typing import Any
 import click
 
 from crawler.origins import OriginMapError, parse_origin
-from crawler.sources import Source, SourceError, load_sources
+from crawler.sources import Source, SourceError, load_sources, parse_duration
 from pipelines.database import DatabaseError, open_database
 from scheduler.crawl import CrawlJob, CrawlResult, run_crawls
-from scheduler.status import source_status
+from scheduler.daemon import Daemon
+from scheduler.status import UNHEALTHY_FAILURES, source_status
 
 
 class BadArgument(click.ClickException):
@@ -107,37 +109,67 @@ def parse_origin_maps(values: tuple[str, ...]) -> dict[str, str]:
     return mapping
 
 
+def crawl_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options of `crawl`, which `schedule` passes on to every crawl it starts."""
+    options = [
+        db_option,
+        click.option(
+            "-s",
+            "settings",
+            multiple=True,
+            metavar="NAME=VALUE",
+            help="A Scrapy setting for the crawls, as in `scrapy crawl -s` (repeatable).",
+        ),
+        click.option(
+            "--origin-map",
+            "origin_maps",
+            multiple=True,
+            metavar="PUBLIC=TARGET",
+            help="Fetch PUBLIC's URLs from the TARGET origin; everything stored keeps "
+            "the public URL (repeatable).",
+        ),
+        click.option(
+            "--log-dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=None,
+            help="Where each run's log file goes (the newest 50 per "
+            "source are kept).  [default: logs/ beside the database]",
+        ),
+        click.option(
+            "--timeout",
+            type=click.IntRange(min=1),
+            default=None,
+            metavar="SECONDS",
+            help="Stop a crawl still running after this long (SIGTERM, then SIGKILL "
+            "45 s later); its run is recorded as failed: timeout.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def crawl_jobs(
+    names: list[str],
+    db: Path,
+    settings: tuple[str, ...],
+    origin_maps: tuple[str, ...],
+    log_dir: Path | None,
+) -> list[CrawlJob]:
+    overrides, mapping = parse_settings(settings), parse_origin_maps(origin_maps)
+    logs = logs_dir(db, log_dir)
+    return [
+        CrawlJob(name, db, settings=overrides, origin_map=mapping, log_dir=logs) for name in names
+    ]
+
+
+def logs_dir(db: Path, log_dir: Path | None) -> Path:
+    return (log_dir or db.parent / "logs").resolve()
+
+
 @cli.command()
 @click.argument("source_names", metavar="[SOURCE]...", nargs=-1)
-@db_option
-@click.option(
-    "-s",
-    "settings",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="A Scrapy setting for this run, as in `scrapy crawl -s` (repeatable).",
-)
-@click.option(
-    "--origin-map",
-    "origin_maps",
-    multiple=True,
-    metavar="PUBLIC=TARGET",
-    help="Fetch PUBLIC's URLs from the TARGET origin; everything stored keeps the "
-    "public URL (repeatable).",
-)
-@click.option(
-    "--log-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Where each run's log file goes.  [default: logs/ beside the database]",
-)
-@click.option(
-    "--timeout",
-    type=click.IntRange(min=1),
-    default=None,
-    metavar="SECONDS",
-    help="Stop crawls still running after this long (SIGTERM, then SIGKILL).",
-)
+@crawl_options
 def crawl(
     source_names: tuple[str, ...],
     db_path: Path,
@@ -149,27 +181,15 @@ def crawl(
     """Crawl the named sources (default: all enabled) once, into the database.
 
     Prints one line per source. Exits 0 when every source ran (ok or partial), 1 when any
-    failed or was blocked.
+    failed, was blocked, or was skipped because another crawl of it was running.
     """
     declared = declared_sources()
     unknown = [name for name in source_names if name not in declared]
     if unknown:
         raise BadArgument(f"unknown source {unknown[0]!r} (declared: {', '.join(declared)})")
     names = list(dict.fromkeys(source_names)) or [s.name for s in declared.values() if s.enabled]
-    overrides = parse_settings(settings)
-    mapping = parse_origin_maps(origin_maps)
     db = prepare_database(db_path)
-    jobs = [
-        CrawlJob(
-            name,
-            db,
-            settings=overrides,
-            origin_map=mapping,
-            log_dir=(log_dir or db.parent / "logs").resolve(),
-        )
-        for name in names
-    ]
-    results = run_crawls(jobs, timeout=timeout)
+    results = run_crawls(crawl_jobs(names, db, settings, origin_maps, log_dir), timeout=timeout)
     print_summary(results)
     if not all(result.ok for result in results):
         raise SystemExit(1)
@@ -195,19 +215,85 @@ def print_summary(results: list[CrawlResult]) -> None:
             click.echo(f"{r.source}: log: {r.log_file}", err=True)
 
 
+def parse_every(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise BadArgument(f"--every: {exc}") from None
+
+
+@cli.command()
+@click.option(
+    "--every",
+    metavar="DURATION",
+    help="Crawl every source this often (30s, 15m, 2h, 1d) instead of each "
+    "source's declared interval.",
+)
+@crawl_options
+def schedule(
+    every: str | None,
+    db_path: Path,
+    settings: tuple[str, ...],
+    origin_maps: tuple[str, ...],
+    log_dir: Path | None,
+    timeout: int | None,
+) -> None:
+    """Run the scheduler daemon in the foreground until SIGTERM or SIGINT.
+
+    Each enabled source is crawled on its declared interval (or --every), each crawl its own
+    `scrapy crawl` process. A source that fails or is blocked run after run is polled less
+    often until it succeeds again. Logs go to stderr; each crawl also writes its own log.
+    """
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # newsmon logs each run itself
+    interval = parse_every(every)
+    overrides, mapping = parse_settings(settings), parse_origin_maps(origin_maps)
+    declared = declared_sources()
+    db = prepare_database(db_path)
+    Daemon(
+        db=db,
+        sources=declared,
+        every=interval,
+        settings=overrides,
+        origin_map=mapping,
+        log_dir=logs_dir(db, log_dir),
+        timeout=timeout,
+    ).serve()
+
+
 @cli.command()
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
-def status(db_path: Path, as_json: bool) -> None:
-    """Per source: the last run, its outcome, the last new article, failures in a row.
+@click.option(
+    "--every",
+    metavar="DURATION",
+    help="The interval `newsmon schedule --every` runs with, for the next-run times.",
+)
+@click.option(
+    "--max-failures",
+    type=click.IntRange(min=1),
+    default=UNHEALTHY_FAILURES,
+    show_default=True,
+    help="Failed or blocked runs in a row that make a source unhealthy.",
+)
+def status(db_path: Path, as_json: bool, every: str | None, max_failures: int) -> None:
+    """Per source: the last run, its outcome and duration, the last new article, failures in
+    a row and the next run.
 
-    Exits 1 when a source's last run failed or was blocked, or it has stored nothing new
-    for longer than its declared silence_days.
+    Exits 1 when a source has failed or been blocked --max-failures runs in a row, was never
+    crawled, or has stored nothing new for longer than its declared silence_days; 0 when
+    every source is healthy. Meant for cron and monitors.
     """
     if not db_path.exists():
         raise click.ClickException(f"{db_path} does not exist: run `newsmon crawl` first")
-    db = prepare_database(db_path)
-    states = source_status(open_database(db), declared_sources())
+    db = open_database(prepare_database(db_path))
+    states = source_status(
+        db, declared_sources(), every=parse_every(every), max_failures=max_failures
+    )
     if as_json:
         click.echo(json.dumps([s.as_json() for s in states], indent=2))
     else:

@@ -2,19 +2,24 @@
 
 One process per crawl is the only safe shape for a long-lived tool: the Twisted reactor
 cannot be restarted in-process, a crash or leak stays contained, and a hung crawl can be
-killed. ``newsmon crawl`` and the scheduler both go through ``run_crawls``.
+killed. ``newsmon crawl`` and the ``newsmon schedule`` daemon both go through ``run_crawl``,
+which also takes the source's lock, so the two never crawl one source at the same time.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,8 +27,12 @@ from typing import Any
 from crawler.dates import utc_now
 from pipelines.database import open_database
 
-# A child that ignores SIGTERM this long after its time limit is killed.
-KILL_GRACE_SECONDS = 30
+# After SIGTERM Scrapy closes the spider once in-flight downloads end (DOWNLOAD_TIMEOUT is
+# 30 s); a crawl still there this long after SIGTERM is killed.
+KILL_GRACE_SECONDS = 45
+FORCE_AFTER_SECONDS = 10
+# Per source, the newest this many log files are kept.
+LOGS_KEPT = 50
 
 
 @dataclass
@@ -43,17 +52,8 @@ class CrawlJob:
 
     def argv(self, log_file: Path | None) -> list[str]:
         """The exact command a crawl runs, as a user could type it."""
-        argv = [
-            sys.executable,
-            "-m",
-            "scrapy",
-            "crawl",
-            self.source,
-            "-s",
-            f"NEWSMON_DB={self.db}",
-            "-s",
-            f"NEWSMON_RUN_ID={self.run_id}",
-        ]
+        argv = [sys.executable, "-m", "scrapy", "crawl", self.source]
+        argv += ["-s", f"NEWSMON_DB={self.db}", "-s", f"NEWSMON_RUN_ID={self.run_id}"]
         if log_file is not None:
             argv += ["-s", f"LOG_FILE={log_file}"]
         if self.origin_map:
@@ -66,15 +66,46 @@ class CrawlJob:
 @dataclass
 class CrawlResult:
     source: str
-    status: str
+    status: str  # ok, partial, failed, blocked, or skipped (another crawl held the lock)
     reason: str
     row: dict[str, Any]
     seconds: float
-    log_file: Path | None
+    log_file: Path | None = None
 
     @property
     def ok(self) -> bool:
         return self.status in ("ok", "partial")
+
+
+class SourceLock:
+    """An exclusive flock on ``<db>.locks/<source>.lock``.
+
+    The crawl process inherits the locked descriptor, so the lock lasts as long as the crawl,
+    even if the process that started it dies; the kernel drops it when the last holder exits,
+    so a killed process never leaves a stale lock behind.
+    """
+
+    def __init__(self, db: Path, source: str):
+        self.path = db.with_name(db.name + ".locks") / f"{source}.lock"
+        self.fd: int | None = None
+
+    def acquire(self) -> bool:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self.fd = fd
+        return True
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
 def crawl_environment() -> dict[str, str]:
@@ -84,35 +115,51 @@ def crawl_environment() -> dict[str, str]:
     return env
 
 
-def start(job: CrawlJob) -> tuple[subprocess.Popen[bytes], Path | None]:
-    log_file = job.new_log_file()
-    if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-    process = subprocess.Popen(
-        job.argv(log_file),
-        env=crawl_environment(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL if log_file else None,
-        stderr=subprocess.PIPE,
-        start_new_session=True,  # a Ctrl-C in the terminal reaches the crawl through us only
+def run_crawl(
+    job: CrawlJob,
+    *,
+    timeout: float | None = None,
+    on_start: Callable[[subprocess.Popen[bytes]], None] | None = None,
+) -> CrawlResult:
+    """Run one crawl to its end (or its time limit) under the source's lock."""
+    started = time.monotonic()
+    lock = SourceLock(job.db, job.source)
+    if not lock.acquire():
+        return CrawlResult(
+            job.source, "skipped", f"another crawl of {job.source} is running", {}, 0.0
+        )
+    try:
+        log_file = job.new_log_file()
+        if log_file is not None:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+        process = subprocess.Popen(
+            job.argv(log_file),
+            env=crawl_environment(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL if log_file else None,
+            stderr=subprocess.PIPE,
+            pass_fds=(lock.fd,) if lock.fd is not None else (),
+            start_new_session=True,  # a terminal's Ctrl-C reaches the crawl through us only
+        )
+        if on_start is not None:
+            on_start(process)
+        stderr, timed_out = wait(process, timeout)
+    finally:
+        lock.release()
+    result = collect(
+        job, process.returncode, stderr, timed_out, time.monotonic() - started, log_file
     )
-    return process, log_file
+    if job.log_dir is not None:
+        prune_logs(job.log_dir, job.source)
+    return result
 
 
 def run_crawls(jobs: list[CrawlJob], *, timeout: float | None = None) -> list[CrawlResult]:
     """Run ``jobs`` in parallel (they are different sites) and return their results."""
-    started = time.monotonic()
-    running = [(job, *start(job)) for job in jobs]
-    results = []
-    for job, process, log_file in running:
-        remaining = None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
-        stderr, timed_out = wait(process, remaining)
-        results.append(
-            collect(
-                job, process.returncode, stderr, timed_out, time.monotonic() - started, log_file
-            )
-        )
-    return results
+    if not jobs:
+        return []
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        return list(pool.map(lambda job: run_crawl(job, timeout=timeout), jobs))
 
 
 def wait(process: subprocess.Popen[bytes], timeout: float | None) -> tuple[bytes, bool]:
@@ -122,13 +169,30 @@ def wait(process: subprocess.Popen[bytes], timeout: float | None) -> tuple[bytes
         _, stderr = process.communicate(timeout=timeout)
         return stderr or b"", False
     except subprocess.TimeoutExpired:
-        process.send_signal(signal.SIGTERM)
-        try:
-            _, stderr = process.communicate(timeout=KILL_GRACE_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            _, stderr = process.communicate()
+        terminate(process)
+        _, stderr = process.communicate()
         return stderr or b"", True
+
+
+def terminate(process: subprocess.Popen[bytes], grace: float = KILL_GRACE_SECONDS) -> None:
+    """Stop a crawl, politely first: SIGTERM (Scrapy stops scheduling, closes the spider and
+    lets its pipelines finish), a second SIGTERM after ``FORCE_AFTER_SECONDS`` (Scrapy's
+    forced shutdown, for a crawl stuck waiting on downloads), SIGKILL after ``grace``."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    for delay, action in (
+        (min(FORCE_AFTER_SECONDS, grace), process.terminate),
+        (grace, process.kill),
+    ):
+        timer = threading.Timer(delay, _if_alive, (process, action))
+        timer.daemon = True
+        timer.start()
+
+
+def _if_alive(process: subprocess.Popen[bytes], action: Callable[[], None]) -> None:
+    if process.poll() is None:
+        action()
 
 
 def collect(
@@ -179,3 +243,10 @@ def _last_error(stderr: bytes, returncode: int, log_file: Path | None) -> str:
     errors = [line for line in lines if _EXCEPTION_LINE.match(line)]
     detail = (errors or lines or ["no output"])[-1]
     return f"crawl process exited with code {returncode}: {detail}"[:500]
+
+
+def prune_logs(log_dir: Path, source: str, keep: int = LOGS_KEPT) -> None:
+    """Keep the newest ``keep`` log files of ``source``; the names sort by time."""
+    logs = sorted(log_dir.glob(f"{source}-*.log"))
+    for old in logs[:-keep] if keep else logs:
+        old.unlink(missing_ok=True)

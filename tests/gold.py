@@ -103,8 +103,9 @@ def paragraphs(text: str) -> list[str]:
     return [p for p in re.split(r"\n\s*\n", text) if p.strip()]
 
 
-def checks(case: GoldCase, title: str | None, published: str | None, authors: list[str],
-           text: str) -> dict[str, bool | None]:  # fmt: skip
+def checks(
+    case: GoldCase, title: str | None, published: str | None, authors: list[str], text: str
+) -> dict[str, bool | None]:
     """Each check's result for one extraction; None where the reference has no answer."""
     gold = case.gold
     results: dict[str, bool | None] = {}
@@ -120,13 +121,16 @@ def checks(case: GoldCase, title: str | None, published: str | None, authors: li
         # fundus writes local times without a zone for AFP Fact Check; compare what is given.
         expected = parse_date(gold_date)
         results["date"] = published == expected or (
-            "+" not in gold_date and not gold_date.endswith("Z")
-            and published is not None and published[:10] == gold_date[:10]
-        )  # fmt: skip
+            "+" not in gold_date
+            and not gold_date.endswith("Z")
+            and published is not None
+            and published[:10] == gold_date[:10]
+        )
     results["authors"] = (
-        None if not case.check_authors or gold.get("authors") is None
+        None
+        if not case.check_authors or gold.get("authors") is None
         else authors == gold["authors"]
-    )  # fmt: skip
+    )
     body = gold.get("body_text")
     flat = " ".join(text.split())
     if body:

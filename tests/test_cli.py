@@ -111,8 +111,9 @@ def test_a_broken_source_declaration_names_the_source_and_field(tmp_path: Path) 
 
 
 def test_a_setting_that_breaks_the_crawl_fails_that_run_with_its_reason(tmp_path: Path) -> None:
-    result = run_newsmon("crawl", "rferl", "--db", str(tmp_path / "n.db"),
-                         "-s", "DOWNLOAD_DELAY=soon")  # fmt: skip
+    result = run_newsmon(
+        "crawl", "rferl", "--db", str(tmp_path / "n.db"), "-s", "DOWNLOAD_DELAY=soon"
+    )
     assert result.returncode == 1
     assert "rferl: failed: crawl process exited with code 1: ValueError" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
@@ -121,9 +122,14 @@ def test_a_setting_that_breaks_the_crawl_fails_that_run_with_its_reason(tmp_path
 def _record_run(db_path: Path, source: str, status: str, started: str) -> None:
     db = open_database(db_path)
     db.table("crawl_runs").insert(
-        {"source": source, "status": status, "started": started, "finished": started,
-         "reason": "" if status == "ok" else "HTTP 401"}
-    )  # fmt: skip
+        {
+            "source": source,
+            "status": status,
+            "started": started,
+            "finished": started,
+            "reason": "" if status == "ok" else "HTTP 401",
+        }
+    )
     db.close()
 
 

@@ -15,8 +15,9 @@ from tests.gold import CASES, GoldCase, checks
 def test_extraction_matches_the_reference(case: GoldCase) -> None:
     extracted = extract_page(case.html, case.url, quirks=load_sites().get(host_of(case.url)))
     assert extracted is not None
-    results = checks(case, extracted.title, extracted.published, extracted.authors,
-                     extracted.text)  # fmt: skip
+    results = checks(case, extracted.title, extracted.published, extracted.authors, extracted.text)
     failed = [name for name, ok in results.items() if ok is False]
-    assert not failed, f"{failed}: {extracted.title!r} {extracted.published} " \
-        f"{extracted.authors} {extracted.text[:150]!r} ... {extracted.text[-150:]!r}"  # fmt: skip
+    assert not failed, (
+        f"{failed}: {extracted.title!r} {extracted.published} "
+        f"{extracted.authors} {extracted.text[:150]!r} ... {extracted.text[-150:]!r}"
+    )

@@ -1,0 +1,227 @@
+"""The `newsmon schedule` daemon, the per-source lock, timeouts and backoff, for real:
+daemon and crawls are subprocesses against loopback sites."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from pipelines.database import open_database
+from scheduler.status import History, backoff_seconds, next_run
+from tests.conftest import FAST, ROOT, open_db, run_newsmon
+from tests.siteserver import BrokenServer, Site, load_manifest, origin_map_args, serve_sites
+
+
+def start_daemon(db_path: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "scheduler", "schedule", "--db", str(db_path), *FAST, *args],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def stop_daemon(daemon: subprocess.Popen[str], timeout: float = 30) -> tuple[str, float]:
+    started = time.monotonic()
+    daemon.send_signal(signal.SIGTERM)
+    _, stderr = daemon.communicate(timeout=timeout)
+    return stderr, time.monotonic() - started
+
+
+def runs(db_path: Path) -> list[dict]:
+    return list(open_db(db_path).query("select * from crawl_runs order by id"))
+
+
+def wait_for(condition, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.2)
+
+
+def integrity_ok(db_path: Path) -> bool:
+    db = open_db(db_path)
+    db.execute("insert into articles_fts(articles_fts) values('integrity-check')")
+    return db.execute("pragma integrity_check").fetchone()[0] == "ok"
+
+
+def test_daemon_crawls_every_source_repeatedly_and_stops_cleanly(sites, tmp_path):
+    db_path = tmp_path / "news.db"
+    daemon = start_daemon(db_path, "--every", "2s", *origin_map_args(sites))
+    wait_for(lambda: db_path.exists() and all(
+        sum(r["source"] == s and r["status"] == "ok" for r in runs(db_path)) >= 2
+        for s in ("rferl", "reuters", "afp")
+    ))  # fmt: skip
+    stderr, took = stop_daemon(daemon)
+    assert daemon.returncode == 0, stderr
+    assert took < 15
+    assert "received SIGTERM: stopping" in stderr
+    assert "Traceback" not in stderr
+    db = open_db(db_path)
+    assert db.table("articles").count == 5  # reruns stored nothing twice
+    assert all(r["status"] in ("ok", "partial") for r in runs(db_path))
+    assert all(Path(r["log_path"]).exists() for r in runs(db_path))
+    assert integrity_ok(db_path)
+
+
+def test_overlapping_fires_of_a_slow_source_are_skipped(tmp_path):
+    db_path = tmp_path / "news.db"
+
+    def slow(path: str) -> None:
+        time.sleep(1.0)  # each rferl request takes a second: a crawl outlasts its interval
+
+    with serve_sites(["www.reuters.com"]) as running:
+        running["www.rferl.org"] = Site(
+            "www.rferl.org", load_manifest("www.rferl.org"), slow
+        ).start()
+        daemon = start_daemon(db_path, "--every", "1s", *origin_map_args(running))
+        try:
+            wait_for(lambda: db_path.exists() and sum(
+                r["source"] == "rferl" and r["finished"] is not None for r in runs(db_path)
+            ) >= 2, timeout=45)  # fmt: skip
+        finally:
+            stderr, _ = stop_daemon(daemon)
+            running["www.rferl.org"].stop()
+    rferl = [r for r in runs(db_path) if r["source"] == "rferl" and r["finished"]]
+    for earlier, later in zip(rferl, rferl[1:], strict=False):
+        assert later["started"] >= earlier["finished"]  # never two at once
+    assert "rferl: still crawling from its last run; this fire is skipped" in stderr
+
+
+def test_the_lock_keeps_a_manual_crawl_out_while_a_crawl_of_the_source_runs(tmp_path):
+    db_path = tmp_path / "news.db"
+
+    def slow(path: str) -> None:
+        time.sleep(0.7)
+
+    with serve_sites([]) as running:
+        running["www.rferl.org"] = Site(
+            "www.rferl.org", load_manifest("www.rferl.org"), slow
+        ).start()
+        first = subprocess.Popen(
+            [sys.executable, "-m", "scheduler", "crawl", "rferl", "--db", str(db_path), *FAST,
+             *origin_map_args(running)],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        lock = db_path.with_name("news.db.locks") / "rferl.lock"
+        wait_for(lambda: lock.exists() and lock.read_text().strip() != "")
+        second = run_newsmon("crawl", "rferl", "--db", str(db_path), *FAST,
+                             *origin_map_args(running))  # fmt: skip
+        first.communicate(timeout=60)
+        running["www.rferl.org"].stop()
+    assert second.returncode == 1
+    assert "rferl: skipped: another crawl of rferl is running" in second.stderr
+    assert first.returncode == 0
+    assert len(runs(db_path)) == 1
+
+
+def test_a_killed_crawl_leaves_no_stale_lock_and_is_marked_interrupted(sites, tmp_path):
+    db_path = tmp_path / "news.db"
+    crawl = subprocess.Popen(
+        [sys.executable, "-m", "scheduler", "crawl", "rferl", "--db", str(db_path), *FAST,
+         *origin_map_args(sites)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+    )  # fmt: skip
+    wait_for(lambda: db_path.exists() and len(runs(db_path)) == 1)
+    os.killpg(crawl.pid, signal.SIGKILL)  # the CLI; its crawl child has its own session
+    crawl.wait()
+    subprocess.run(["pkill", "-9", "-f", f"NEWSMON_DB={db_path}"], check=False)
+    time.sleep(0.5)
+    again = run_newsmon("crawl", "rferl", "--db", str(db_path), *FAST, *origin_map_args(sites))
+    assert again.returncode == 0, again.stderr
+    statuses = [(r["status"], r["reason"]) for r in runs(db_path)]
+    assert statuses[0] in (("failed", "interrupted"), ("ok", ""))
+    assert statuses[-1][0] == "ok"
+    assert integrity_ok(db_path)
+
+
+def test_a_failing_source_does_not_stop_the_daemon_and_is_backed_off(tmp_path):
+    db_path = tmp_path / "news.db"
+    resetting = BrokenServer("reset").start()
+    with serve_sites(["www.reuters.com", "factcheck.afp.com", "www.france24.com"]) as running:
+        daemon = start_daemon(
+            db_path, "--every", "1s", *origin_map_args(running),
+            "--origin-map", f"https://www.rferl.org={resetting.origin}", "-s", "RETRY_TIMES=0",
+        )  # fmt: skip
+        try:
+            wait_for(lambda: db_path.exists() and sum(
+                r["source"] == "reuters" and r["status"] == "ok" for r in runs(db_path)
+            ) >= 3, timeout=45)  # fmt: skip
+        finally:
+            stderr, _ = stop_daemon(daemon)
+            resetting.stop()
+    assert daemon.returncode == 0
+    rferl = [r for r in runs(db_path) if r["source"] == "rferl"]
+    assert rferl
+    assert all(r["status"] == "failed" for r in rferl)
+    assert "rferl: 1 failed or blocked run(s) in a row; next run" in stderr
+    status = run_newsmon("status", "--db", str(db_path), "--every", "1s", "--max-failures", "1")
+    assert status.returncode == 1
+    assert "rferl" in status.stdout
+    assert "backing off" in status.stdout
+
+
+def test_a_restart_after_downtime_runs_each_overdue_source_once(sites, tmp_path):
+    db_path = tmp_path / "news.db"
+    db = open_database(db_path)
+    long_ago = (datetime.now(UTC) - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for source in ("rferl", "reuters", "afp"):
+        db.table("crawl_runs").insert(
+            {"source": source, "status": "ok", "started": long_ago, "finished": long_ago}
+        )
+    db.close()
+    daemon = start_daemon(db_path, "--every", "1h", *origin_map_args(sites))
+    wait_for(lambda: len([r for r in runs(db_path) if r["finished"]]) >= 6)
+    time.sleep(2)  # any extra catch-up run would have started by now
+    stderr, _ = stop_daemon(daemon)
+    fresh = [r["source"] for r in runs(db_path)[3:]]
+    assert sorted(fresh) == ["afp", "reuters", "rferl"], stderr
+
+
+def test_a_hung_crawl_is_stopped_at_its_time_limit_and_recorded_as_timeout(tmp_path):
+    db_path = tmp_path / "news.db"
+    hanging = BrokenServer("hang").start()
+    started = time.monotonic()
+    result = run_newsmon(
+        "crawl", "rferl", "--db", str(db_path), "--timeout", "2", "-s", "DOWNLOAD_TIMEOUT=60",
+        "--origin-map", f"https://www.rferl.org={hanging.origin}",
+    )  # fmt: skip
+    took = time.monotonic() - started
+    hanging.stop()
+    assert result.returncode == 1
+    assert "rferl: failed: timeout" in result.stderr
+    assert took < 20  # 2 s limit, SIGTERM, a forced SIGTERM 10 s later
+    (row,) = runs(db_path)
+    assert (row["status"], row["reason"]) == ("failed", "timeout")
+
+
+def test_backoff_doubles_per_failure_up_to_its_cap():
+    assert backoff_seconds(1800, 0) == 1800
+    assert backoff_seconds(1800, 1) == 3600
+    assert backoff_seconds(1800, 3) == 14400
+    assert backoff_seconds(1800, 10) == 16 * 1800  # capped at 16 intervals
+    assert backoff_seconds(7200, 10) == 24 * 3600  # and at a day
+    assert backoff_seconds(2 * 86400, 3) == 2 * 86400  # never below the interval
+
+
+def test_next_run_is_now_when_overdue_and_backs_off_after_failures():
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    never = History(None, None, None, None, None, 0)
+    assert next_run(never, 3600, now) == now
+    overdue = History(now - timedelta(days=2), "ok", None, None, None, 0)
+    assert next_run(overdue, 3600, now) == now
+    failing = History(now, "blocked", "HTTP 401", None, None, 2)
+    assert next_run(failing, 3600, now) == now + timedelta(hours=4)
+
+
+@pytest.mark.parametrize("every", ["0s", "5x", "soon", "-1m"])
+def test_schedule_rejects_a_bad_interval_with_one_line(every, tmp_path):
+    result = run_newsmon("schedule", "--db", str(tmp_path / "n.db"), "--every", every)
+    assert result.returncode == 2
+    assert result.stderr.startswith("Error: --every: invalid duration")
+    assert "Traceback" not in result.stderr
