@@ -64,5 +64,15 @@ def to_datetime(value: object, *, default_tz: tzinfo | None = None) -> datetime 
         return None
 
 
+def zone_of(value: object) -> tzinfo | None:
+    """The UTC offset a timestamp is written in, if it states one."""
+    if not isinstance(value, str) or not re.search(r"(?:[+-]\d\d:?\d\d|Z)$", value.strip()):
+        return None
+    try:
+        return dateutil_parser.isoparse(value.strip()).tzinfo
+    except (ValueError, OverflowError):
+        return None
+
+
 def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -65,6 +65,15 @@ def rewrite_origin(url: str, mapping: dict[str, str]) -> str:
     return target + rest if target else url
 
 
+def publicize(text: str, mapping: dict[str, str]) -> str:
+    """``text`` (an error message, a log line) with every target origin of ``mapping``
+    ({public: target}) replaced by its public origin, so a mirror never reaches the archive."""
+    for public, target in mapping.items():
+        text = text.replace(target, public)
+        text = text.replace(target.split("://", 1)[1], urlsplit(public).netloc)
+    return text
+
+
 class OriginMapDownloadHandler(HTTP11DownloadHandler):
     """HTTP(S) download handler that applies NEWSMON_ORIGIN_MAP."""
 

@@ -84,7 +84,7 @@ NEWSMON_ORIGIN_MAP: dict[str, str] = {}
 NEWSMON_RUN_ID = ""
 NEWSMON_RELEVANCE_FILTER = True
 # None means the built-in term list (pipelines/relevance.py); a list of regexes or a
-# {regex: weight} dict replaces it.
+# {label: regex} dict replaces it.
 NEWSMON_RELEVANCE_TERMS = None
 NEWSMON_RELEVANCE_MIN_SCORE = 3.0
 # Extraction runs in this many worker processes (0: one per core).

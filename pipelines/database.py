@@ -152,7 +152,6 @@ def open_database(path: str | Path) -> sqlite_utils.Database:
     try:
         db = sqlite_utils.Database(path)
         db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        db.execute("PRAGMA quick_check(1)").fetchall()
         if db.journal_mode != "wal":
             db.enable_wal()
         _refuse_newer_schema(db, path)

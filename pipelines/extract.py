@@ -21,7 +21,7 @@ import trafilatura
 from lxml import etree, html
 from scrapy.crawler import Crawler
 
-from crawler.dates import parse_date, to_datetime
+from crawler.dates import parse_date, zone_of
 from crawler.items import Article, Page
 from crawler.sources import SiteQuirks, Source, load_sites, load_sources
 from crawler.urls import article_key, article_url, host_of
@@ -198,13 +198,7 @@ def _published(meta: PageMetadata, modified: str | None, hint: str | None) -> st
     )
     # AFP Fact Check writes "2023-09-14 10:32" with no zone, but its og:updated_time carries
     # the site's offset: read the bare value in that offset rather than guess UTC.
-    zone = None
-    updated = to_datetime(meta.first("og:updated_time", "article:modified_time"))
-    raw_updated = meta.first("og:updated_time", "article:modified_time") or ""
-    if updated is not None and re.search(r"[+-]\d\d:?\d\d$", raw_updated):
-        from dateutil import parser as dateutil_parser
-
-        zone = dateutil_parser.isoparse(raw_updated).tzinfo
+    zone = zone_of(meta.first("og:updated_time", "article:modified_time"))
     return parse_date(raw, default_tz=zone) or hint or None
 
 

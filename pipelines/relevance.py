@@ -24,6 +24,9 @@ TITLE_WEIGHT = 3.0
 LEAD_WEIGHT = 2.0
 BODY_WEIGHT = 1.0
 MAX_PER_TERM = 5  # one name repeated twenty times is still one topic
+# Names other countries use too (South Africa had a Government of National Unity, Ghana a
+# GNA): they add to the score only when a term that is Libya's alone also appears.
+CONTEXT_TERMS = frozenset({"GNA", "GNU", "LNA"})
 
 # Term label -> pattern. Labels are what reviewers see in matched_terms.
 DEFAULT_TERMS: dict[str, str] = {
@@ -49,10 +52,11 @@ DEFAULT_TERMS: dict[str, str] = {
     "Menfi": r"\bMenfi\b",
     "Bashagha": r"\bBashagha\b",
     "Serraj": r"\bSarr?aj\b|\bSerraj\b",
-    "GNA": r"\bGNA\b|Government of National Accord",
-    "GNU": r"\bGNU\b|Government of National Unity",
-    "LNA": r"\bLNA\b|Libyan National Army",
-    "UNSMIL": r"\bUNSMIL\b",
+    # Acronyms match in capitals only ("GNU toolchain" is not Libya's government).
+    "GNA": r"(?-i:\bGNA\b)|Government of National Accord",
+    "GNU": r"(?-i:\bGNU\b)|Government of National Unity",
+    "LNA": r"(?-i:\bLNA\b)|Libyan National Army",
+    "UNSMIL": r"(?-i:\bUNSMIL\b)",
     "ليبيا": r"ليبيا",
     "ليبي": r"ليبي(?!ا)",
     "طرابلس": r"طرابلس",
@@ -114,6 +118,8 @@ def score(title: str, text: str, terms: dict[str, re.Pattern[str]]) -> Relevance
                 hits += count
         if hits:
             places.append(f"{hits} in {name}" if name != "headline" else "headline")
+    if matched and set(matched) <= CONTEXT_TERMS:
+        return Relevance(0.0, matched, "only names other countries share: " + ", ".join(matched))
     reason = ("mentions: " + ", ".join(places)) if places else "no Libya terms"
     return Relevance(score=round(total, 1), matched=matched, reason=reason)
 

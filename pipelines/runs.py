@@ -23,12 +23,14 @@ logger = logging.getLogger(__name__)
 
 def run_status(stats: dict[str, Any], finish_reason: str) -> tuple[str, str]:
     """(status, reason) of a finished run, from its Scrapy stats."""
-    ok_pages = stats.get("downloader/response_status_count/200", 0)
+    ok_responses = stats.get("downloader/response_status_count/200", 0)
+    articles = stats.get("newsmon/article_pages", 0)
     blocked = stats.get("newsmon/blocked", 0)
     errors = _errors(stats)
     if blocked:
+        # Feeds fetched but every article page blocked is still a blocked source.
         reason = str(stats.get("newsmon/blocked_reason", "blocked"))
-        return ("blocked" if ok_pages == 0 else "partial"), reason
+        return ("blocked" if articles == 0 else "partial"), reason
     if finish_reason == "shutdown":  # SIGTERM: what was fetched was stored; the rest next run
         return "partial", "stopped by a signal before it finished"
     if finish_reason != "finished":
@@ -37,7 +39,7 @@ def run_status(stats: dict[str, Any], finish_reason: str) -> tuple[str, str]:
     if stats.get("downloader/response_count", 0) == 0:
         detail = first_error or _first_exception(stats)
         return "failed", f"no response from the site{': ' + detail if detail else ''}"
-    if ok_pages == 0 and errors:
+    if ok_responses == 0 and errors:
         return "failed", f"every request failed; first: {first_error}"
     if errors:
         return "partial", f"{errors} error(s); first: {first_error}"
@@ -118,7 +120,7 @@ class RunRecorder:
             "reason": why,
             "finish_reason": reason,
             "requests": stats.get("downloader/request_count", 0),
-            "pages": stats.get("item_scraped_count", 0) + _count(stats, "item_dropped_reasons"),
+            "pages": stats.get("newsmon/article_pages", 0),
             "stored": stats.get("newsmon/stored", 0),
             "duplicates": stats.get("newsmon/rejected/duplicate", 0),
             "irrelevant": stats.get("newsmon/rejected/irrelevant", 0),

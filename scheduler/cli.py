@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import re
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -76,14 +77,16 @@ def sources(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([s.as_json() for s in declared.values()], indent=2))
         return
+    rows = [("source", "enabled", "every", "kind", "url")]
     for source in declared.values():
-        state = "enabled" if source.enabled else "disabled"
-        click.echo(f"{source.name}  ({source.publisher}; {state}; every {source.interval})")
-        click.echo(f"  domains: {', '.join(source.domains)}")
-        for entry in source.discovery:
-            click.echo(f"  {entry.kind:<14} {entry.url}")
-        if source.notes:
-            click.echo(f"  note: {source.notes}")
+        state = "yes" if source.enabled else "no"
+        for index, entry in enumerate(source.discovery):
+            first = (source.name, state, source.interval) if index == 0 else ("", "", "")
+            rows.append((*first, entry.kind, entry.url))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        click.echo("  ".join([*cells, row[4]]))
 
 
 def parse_settings(values: tuple[str, ...]) -> dict[str, str]:
@@ -189,8 +192,20 @@ def crawl(
         raise BadArgument(f"unknown source {unknown[0]!r} (declared: {', '.join(declared)})")
     names = list(dict.fromkeys(source_names)) or [s.name for s in declared.values() if s.enabled]
     db = prepare_database(db_path)
-    results = run_crawls(crawl_jobs(names, db, settings, origin_maps, log_dir), timeout=timeout)
+    jobs = crawl_jobs(names, db, settings, origin_maps, log_dir)
+    stopped: list[int] = []
+
+    def interrupt(signum: int, frame: Any) -> None:
+        stopped.append(signum)
+        raise KeyboardInterrupt  # run_crawls stops the crawls politely
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, interrupt)
+    results = run_crawls(jobs, timeout=timeout)
     print_summary(results)
+    if stopped:
+        click.echo(f"Stopped by {signal.Signals(stopped[0]).name}.", err=True)
+        raise SystemExit(128 + stopped[0])
     if not all(result.ok for result in results):
         raise SystemExit(1)
 
@@ -290,7 +305,10 @@ def status(db_path: Path, as_json: bool, every: str | None, max_failures: int) -
     """
     if not db_path.exists():
         raise click.ClickException(f"{db_path} does not exist: run `newsmon crawl` first")
-    db = open_database(prepare_database(db_path))
+    try:
+        db = open_database(db_path)
+    except DatabaseError as exc:
+        raise click.ClickException(str(exc)) from None
     states = source_status(
         db, declared_sources(), every=parse_every(every), max_failures=max_failures
     )

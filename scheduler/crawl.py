@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from crawler.dates import utc_now
+from crawler.origins import publicize
 from pipelines.database import open_database
 
 # After SIGTERM Scrapy closes the spider once in-flight downloads end (DOWNLOAD_TIMEOUT is
@@ -53,13 +54,14 @@ class CrawlJob:
     def argv(self, log_file: Path | None) -> list[str]:
         """The exact command a crawl runs, as a user could type it."""
         argv = [sys.executable, "-m", "scrapy", "crawl", self.source]
+        for name, value in self.settings.items():
+            argv += ["-s", f"{name}={value}"]
+        # newsmon's own come last, so a user's -s cannot redirect the run's record.
         argv += ["-s", f"NEWSMON_DB={self.db}", "-s", f"NEWSMON_RUN_ID={self.run_id}"]
         if log_file is not None:
             argv += ["-s", f"LOG_FILE={log_file}"]
         if self.origin_map:
             argv += ["-s", f"NEWSMON_ORIGIN_MAP={json.dumps(self.origin_map)}"]
-        for name, value in self.settings.items():
-            argv += ["-s", f"{name}={value}"]
         return argv
 
 
@@ -155,11 +157,23 @@ def run_crawl(
 
 
 def run_crawls(jobs: list[CrawlJob], *, timeout: float | None = None) -> list[CrawlResult]:
-    """Run ``jobs`` in parallel (they are different sites) and return their results."""
+    """Run ``jobs`` in parallel (they are different sites) and return their results.
+
+    On KeyboardInterrupt (Ctrl-C, or SIGTERM turned into one by the caller) every crawl is
+    stopped the polite way and the results of the stopped runs are still returned.
+    """
     if not jobs:
         return []
+    started: list[subprocess.Popen[bytes]] = []
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-        return list(pool.map(lambda job: run_crawl(job, timeout=timeout), jobs))
+        futures = [pool.submit(run_crawl, job, timeout=timeout, on_start=started.append)
+                   for job in jobs]  # fmt: skip
+        try:
+            return [future.result() for future in futures]
+        except KeyboardInterrupt:
+            for process in started:
+                terminate(process)
+            return [future.result() for future in futures]
 
 
 def wait(process: subprocess.Popen[bytes], timeout: float | None) -> tuple[bytes, bool]:
@@ -210,6 +224,7 @@ def collect(
         row = rows[-1] if rows else None
         if timed_out or row is None or row["status"] == "running":
             reason = "timeout" if timed_out else _last_error(stderr, returncode, log_file)
+            reason = publicize(reason, job.origin_map)
             record: dict[str, str | None] = {
                 "finished": utc_now(),
                 "status": "failed",

@@ -4,7 +4,7 @@ Each host in tests/fixtures/sites/<host>/manifest.json gets its own server on 12
 reached from a crawl through ``--origin-map https://<host>=http://127.0.0.1:<port>``. Every
 request is logged, so tests can assert what was (and was not) fetched.
 
-Run it by hand to try newsmon offline:  python -m tests.siteserver
+Run it by hand, from the checkout's root, to try newsmon offline:  python -m tests.siteserver
 """
 
 from __future__ import annotations

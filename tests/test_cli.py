@@ -146,8 +146,12 @@ def test_status_exits_nonzero_when_a_source_fails_or_was_never_crawled(tmp_path:
 
     _record_run(db_path, "reuters", "ok", now)
     assert run_newsmon("status", "--db", str(db_path)).returncode == 0
-    _record_run(db_path, "reuters", "blocked", "2099-01-01T01:00:00Z")
+    for hour in (1, 2):
+        _record_run(db_path, "reuters", "blocked", f"2099-01-01T0{hour}:00:00Z")
+    result = run_newsmon("status", "--db", str(db_path))
+    assert result.returncode == 0  # two in a row: backing off, not yet unhealthy
+    assert "backing off" in result.stdout
+    _record_run(db_path, "reuters", "blocked", "2099-01-01T03:00:00Z")
     result = run_newsmon("status", "--db", str(db_path))
     assert result.returncode == 1
-    assert "reuters" in result.stdout
-    assert "last run blocked: HTTP 401" in result.stdout
+    assert "3 failed or blocked runs in a row, last: blocked: HTTP 401" in result.stdout

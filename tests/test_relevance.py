@@ -165,3 +165,24 @@ def test_score_on_mixed_scripts_never_raises_and_headline_mention_only_adds(titl
     base = score(title, text, TERMS)
     assert base.score >= 0
     assert score(title + " Libya", text, TERMS).score >= base.score
+
+
+def test_shared_acronyms_alone_do_not_make_a_story_about_libya():
+    terms = compile_terms()
+    south_africa = score(
+        "ANC joins a Government of National Unity",
+        "The GNU will govern South Africa.\n\nThe GNU cabinet met in Pretoria.",
+        terms,
+    )
+    assert not south_africa.is_relevant(3)
+    software = score("GNU toolchain release", "The gnu project released gcc.", terms)
+    assert software.matched == {"GNU": 1}  # the lower-case "gnu" is not the acronym
+    assert software.score == 0
+
+
+def test_acronyms_count_beside_a_libyan_name():
+    result = score(
+        "Clashes near Tripoli", "The GNA said LNA forces shelled the city.", compile_terms()
+    )
+    assert result.matched == {"Tripoli": 1, "GNA": 1, "LNA": 1}
+    assert result.is_relevant(3)

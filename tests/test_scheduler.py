@@ -3,6 +3,7 @@ daemon and crawls are subprocesses against loopback sites."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -88,7 +89,7 @@ def test_overlapping_fires_of_a_slow_source_are_skipped(tmp_path):
             stderr, _ = stop_daemon(daemon)
             running["www.rferl.org"].stop()
     rferl = [r for r in runs(db_path) if r["source"] == "rferl" and r["finished"]]
-    for earlier, later in zip(rferl, rferl[1:], strict=False):
+    for earlier, later in itertools.pairwise(rferl):
         assert later["started"] >= earlier["finished"]  # never two at once
     assert "rferl: still crawling from its last run; this fire is skipped" in stderr
 

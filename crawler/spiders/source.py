@@ -22,7 +22,7 @@ from crawler.dates import to_datetime, utc_now
 from crawler.discovery import DiscoveryError, Link, parse_feed, parse_listing, parse_sitemap
 from crawler.items import FetchFailure, Page
 from crawler.middlewares import Blocked
-from crawler.origins import parse_origin_map
+from crawler.origins import parse_origin_map, publicize
 from crawler.sources import Source, load_sources
 from crawler.urls import article_key, article_url, canonicalize_url, host_of
 
@@ -33,14 +33,15 @@ class SourceSpider(Spider):
     source_name: ClassVar[str] = ""
     source: Source
     allowed_domains: list[str]
+    origin_map: dict[str, str]
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SourceSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         sources = load_sources(crawler.settings.get("NEWSMON_SOURCES"))
         spider.source = sources[cls.source_name]
-        # Checked here so a bad map fails the crawl at once, not each request as NotSupported.
-        parse_origin_map(crawler.settings.get("NEWSMON_ORIGIN_MAP") or {})
+        # Read here so a bad map fails the crawl at once, not each request as NotSupported.
+        spider.origin_map = parse_origin_map(crawler.settings.get("NEWSMON_ORIGIN_MAP") or {})
         spider.allowed_domains = list(spider.source.domains)
         return spider
 
@@ -112,13 +113,21 @@ class SourceSpider(Spider):
             self.crawler.stats.inc_value("newsmon/discovery_errors")
             request = failure.request  # type: ignore[attr-defined]
             self._note_first_error(request.url, failure)
-            self.logger.error("Discovery failed for %s: %s", request.url, _describe(failure))
+            self.logger.error("Discovery failed for %s: %s", request.url, self.describe(failure))
+
+    def describe(self, failure: Failure) -> str:
+        """One line on why a request failed, in public URLs only."""
+        error = failure.value
+        if isinstance(error, HttpError):
+            return f"HTTP {error.response.status}"
+        text = " ".join((str(error) or type(error).__name__).split())
+        return publicize(text, self.origin_map)[:300]
 
     def _note_first_error(self, url: str, failure: Failure) -> None:
         """The run's record quotes the first failure: usually the one that explains the rest."""
         stats = self.crawler.stats
         if stats is not None and stats.get_value("newsmon/first_error") is None:
-            stats.set_value("newsmon/first_error", f"{url}: {_describe(failure)}")
+            stats.set_value("newsmon/first_error", f"{url}: {self.describe(failure)}")
 
     def _too_old(self, link: Link) -> bool:
         if self.source.max_age_days is None or not link.lastmod:
@@ -170,6 +179,7 @@ class SourceSpider(Spider):
             )
             return
         hints = meta.get("newsmon_hints", {})
+        self.crawler.stats.inc_value("newsmon/article_pages")
         yield Page(
             source=self.source.name,
             url=meta.get("redirect_urls", [response.url])[0],
@@ -192,14 +202,17 @@ class SourceSpider(Spider):
         status = error.response.status if isinstance(error, HttpError) else None
         if alternative := request.meta.get("newsmon_alternative"):
             self.logger.info(
-                "Could not fetch %s (%s); trying %s", request.url, _describe(failure), alternative
+                "Could not fetch %s (%s); trying %s",
+                request.url,
+                self.describe(failure),
+                alternative,
             )
             return
         self.crawler.stats.inc_value("newsmon/article_errors")
         self._note_first_error(request.url, failure)
-        self.logger.warning("Could not fetch %s: %s", request.url, _describe(failure))
+        self.logger.warning("Could not fetch %s: %s", request.url, self.describe(failure))
         yield self._failure(
-            request, _describe(failure), status=status, permanent=status in PERMANENT_STATUSES
+            request, self.describe(failure), status=status, permanent=status in PERMANENT_STATUSES
         )
 
     def _failure(
@@ -214,14 +227,6 @@ class SourceSpider(Spider):
             status=status,
             permanent=permanent,
         )
-
-
-def _describe(failure: Failure) -> str:
-    error = failure.value
-    if isinstance(error, HttpError):
-        return f"HTTP {error.response.status}"
-    text = str(error) or type(error).__name__
-    return " ".join(text.split())[:300]
 
 
 def make_spider_class(source: Source) -> type[SourceSpider]:
