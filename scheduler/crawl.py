@@ -99,10 +99,15 @@ class SourceLock:
         except BlockingIOError:
             os.close(fd)
             return False
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
         self.fd = fd
+        self.record_holder(os.getpid())
         return True
+
+    def record_holder(self, pid: int) -> None:
+        """Write the pid of the crawl holding the lock, for people and tests to read."""
+        if self.fd is not None:
+            os.ftruncate(self.fd, 0)
+            os.pwrite(self.fd, f"{pid}\n".encode(), 0)
 
     def release(self) -> None:
         if self.fd is not None:
@@ -143,6 +148,7 @@ def run_crawl(
             pass_fds=(lock.fd,) if lock.fd is not None else (),
             start_new_session=True,  # a terminal's Ctrl-C reaches the crawl through us only
         )
+        lock.record_holder(process.pid)
         if on_start is not None:
             on_start(process)
         stderr, timed_out = wait(process, timeout)
