@@ -42,6 +42,11 @@ class Blocked(IgnoreRequest):
     """The site answered with a block or a bot-protection page instead of content."""
 
 
+# Sent with (host, reason) when a host blocks the crawl; the download handler then refuses
+# every request to it, including those already queued.
+HOST_BLOCKED = object()
+
+
 def block_reason(response: Response) -> str | None:
     """Why ``response`` is a block page, or None when it is not one."""
     reasons = []
@@ -63,14 +68,15 @@ def block_reason(response: Response) -> str | None:
 
 
 class BlockDetectionMiddleware:
-    def __init__(self, stats: StatsCollector):
-        self.stats = stats
+    def __init__(self, crawler: Crawler):
+        assert crawler.stats is not None
+        self.crawler = crawler
+        self.stats: StatsCollector = crawler.stats
         self.blocked_hosts: dict[str, str] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> BlockDetectionMiddleware:
-        assert crawler.stats is not None
-        return cls(crawler.stats)
+        return cls(crawler)
 
     def process_request(self, request: Request) -> None:
         host = host_of(request.url)
@@ -84,7 +90,9 @@ class BlockDetectionMiddleware:
             return response
         host = host_of(response.url)
         message = f"{host} blocked the crawler: {reason}"
-        self.blocked_hosts.setdefault(host, reason)
+        if host not in self.blocked_hosts:
+            self.blocked_hosts[host] = reason
+            self.crawler.signals.send_catch_log(HOST_BLOCKED, host=host, reason=reason)
         self.stats.inc_value("newsmon/blocked")
         if self.stats.get_value("newsmon/blocked_reason") is None:
             self.stats.set_value("newsmon/blocked_reason", message)

@@ -1,9 +1,10 @@
 """The origin map: fetch a public origin from another one (a mirror, a replay, a test server)
 while everything stored and reported keeps the public URL.
 
-It is a download handler, the last step before the network, so every middleware (offsite,
-robots.txt, seen URLs, block detection) and every callback sees only public URLs, and
-robots.txt is fetched through the map like any other request.
+The map is applied by crawler.handler's download handler, the last step before the
+network, so every middleware (offsite, robots.txt, seen URLs, block detection) and every
+callback sees only public URLs, and robots.txt is fetched through the map like any other
+request.
 """
 
 from __future__ import annotations
@@ -11,11 +12,6 @@ from __future__ import annotations
 import json
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
-
-from scrapy import Request
-from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
-from scrapy.crawler import Crawler
-from scrapy.http import Response
 
 
 class OriginMapError(ValueError):
@@ -72,24 +68,3 @@ def publicize(text: str, mapping: dict[str, str]) -> str:
         text = text.replace(target, public)
         text = text.replace(target.split("://", 1)[1], urlsplit(public).netloc)
     return text
-
-
-class OriginMapDownloadHandler(HTTP11DownloadHandler):
-    """HTTP(S) download handler that applies NEWSMON_ORIGIN_MAP."""
-
-    def __init__(self, crawler: Crawler):
-        super().__init__(crawler)
-        self.to_target = parse_origin_map(crawler.settings.get("NEWSMON_ORIGIN_MAP") or {})
-        self.to_public = {target: public for public, target in self.to_target.items()}
-
-    async def download_request(self, request: Request) -> Response:
-        target_url = rewrite_origin(request.url, self.to_target)
-        if target_url == request.url:
-            return await super().download_request(request)
-        response = await super().download_request(request.replace(url=target_url))
-        headers = response.headers.copy()
-        location = headers.get(b"Location")
-        if location:  # a mirror's absolute redirect must not leak its origin
-            public = rewrite_origin(location.decode("latin-1"), self.to_public)
-            headers[b"Location"] = public.encode("latin-1")
-        return response.replace(url=request.url, headers=headers)

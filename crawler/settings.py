@@ -47,10 +47,11 @@ LOG_LEVEL = "INFO"
 LOG_FORMATTER = "crawler.logformatter.LogFormatter"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 
-# The origin map rewrites URLs below every middleware, so they all see public URLs only.
+# Below every middleware: the origin map (so they all see public URLs only), and no request
+# to a host that has blocked this run.
 DOWNLOAD_HANDLERS = {
-    "http": "crawler.origins.OriginMapDownloadHandler",
-    "https": "crawler.origins.OriginMapDownloadHandler",
+    "http": "crawler.handler.DownloadHandler",
+    "https": "crawler.handler.DownloadHandler",
 }
 
 DOWNLOADER_MIDDLEWARES = {

@@ -17,6 +17,7 @@ import click
 from crawler.origins import OriginMapError, parse_origin
 from crawler.sources import Source, SourceError, load_sources, parse_duration
 from pipelines.database import DatabaseError, open_database
+from review.serve import serve as serve_archive
 from scheduler.crawl import CrawlJob, CrawlResult, run_crawls
 from scheduler.daemon import Daemon
 from scheduler.status import UNHEALTHY_FAILURES, source_status
@@ -319,3 +320,29 @@ def status(db_path: Path, as_json: bool, every: str | None, max_failures: int) -
             click.echo(s.line())
     if any(not s.healthy for s in states):
         raise SystemExit(1)
+
+
+@cli.command()
+@db_option
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; the default is reachable from this machine only.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8001,
+    show_default=True,
+    help="Port to listen on.",
+)
+def serve(db_path: Path, host: str, port: int) -> None:
+    """Browse and search the archive in Datasette, read-only, with newsmon's metadata: facets,
+    full-text search and saved queries (latest, ranked search, crawl health, ...).
+
+    Safe to run while crawls write to the same database.
+    """
+    if not db_path.exists():
+        raise click.ClickException(f"{db_path} does not exist: run `newsmon crawl` first")
+    serve_archive(prepare_database(db_path), host, port)

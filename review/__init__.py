@@ -1,0 +1,10 @@
+"""Reviewing the archive in Datasette: shipped metadata, saved queries and cell rendering.
+
+This package is also a Datasette plugin (registered under the ``datasette`` entry point in
+pyproject.toml), so its hooks and ``static/`` files are active whenever Datasette serves a
+newsmon archive.
+"""
+
+from review.plugin import extra_css_urls, extra_js_urls, render_cell
+
+__all__ = ["extra_css_urls", "extra_js_urls", "render_cell"]

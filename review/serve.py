@@ -1,0 +1,42 @@
+"""`newsmon serve`: Datasette over the archive, with newsmon's metadata, read-only."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+# Generous enough for facets over a few hundred thousand articles on a small machine.
+SETTINGS = {"sql_time_limit_ms": "3000", "facet_time_limit_ms": "1000", "truncate_cells_html": "0"}
+
+
+def metadata_for(db: Path) -> dict[str, Any]:
+    """The shipped metadata, its database part under this archive's Datasette name."""
+    template = yaml.safe_load(files("review").joinpath("metadata.yml").read_text("utf-8"))
+    database = template.pop("database")
+    return {**template, "databases": {db.stem: database}}
+
+
+def datasette_argv(db: Path, metadata: Path, host: str, port: int) -> list[str]:
+    # A plain (not -i) file: Datasette opens it read-only and sees new rows as a crawl
+    # writes them (WAL), which an immutable database would not.
+    argv = [sys.executable, "-m", "datasette", "serve", str(db), "--metadata", str(metadata),
+            "--host", host, "--port", str(port)]  # fmt: skip
+    for name, value in SETTINGS.items():
+        argv += ["--setting", name, value]
+    return argv
+
+
+def serve(db: Path, host: str, port: int) -> None:
+    """Replace this process with Datasette (so signals and exit codes are Datasette's)."""
+    handle, name = tempfile.mkstemp(prefix="newsmon-metadata-", suffix=".json")
+    with os.fdopen(handle, "w") as out:
+        json.dump(metadata_for(db), out)
+    argv = datasette_argv(db, Path(name), host, port)
+    os.execv(argv[0], argv)

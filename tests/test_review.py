@@ -1,0 +1,256 @@
+"""Reviewing the archive: Datasette with newsmon's metadata and plugin, on a crawled archive.
+
+Pages and JSON through Datasette's own test client; `newsmon serve` as a real process; and
+one search in a real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from datasette.app import Datasette
+
+from pipelines.database import open_database
+from pipelines.store import Archive
+from review.serve import metadata_for
+from tests.conftest import FAST, ROOT, run_newsmon
+from tests.siteserver import origin_map_args, serve_sites
+
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOT_DIR = (
+    Path(os.environ.get("NEWSMON_SCREENSHOTS", ""))
+    if os.environ.get("NEWSMON_SCREENSHOTS")
+    else None
+)
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real crawl of the fixture sites, plus one caught duplicate and one hostile text."""
+    db_path = tmp_path_factory.mktemp("review") / "news.db"
+    with serve_sites() as sites:
+        result = run_newsmon("crawl", "--db", str(db_path), *FAST, *origin_map_args(sites))
+    assert result.returncode == 0, result.stderr
+    store = Archive(open_database(db_path))
+    original = (
+        "https://www.rferl.org/a/un-security-council-libya-russia-foreign-fighters/31003211.html"
+    )
+    store.record_outcome("rferl", [("rferl:99", "https://www.rferl.org/a/99.html")], "duplicate",
+                         "same text", duplicate_of=original)  # fmt: skip
+    store.db.execute("update articles set description = ? where url = ?",
+                     ["<script>alert('x')</script>", original])  # fmt: skip
+    store.close()
+    return db_path
+
+
+def get(db_path: Path, path: str) -> Any:
+    async def fetch() -> Any:
+        datasette = Datasette([str(db_path)], metadata=metadata_for(db_path))
+        return await datasette.client.get(path)
+
+    return asyncio.run(fetch())
+
+
+def rows(db_path: Path, path: str) -> list[dict[str, Any]]:
+    response = get(db_path, path + ("&" if "?" in path else "?") + "_shape=array")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_search_finds_the_article_by_a_libyan_name(archive: Path) -> None:
+    found = rows(archive, "/news/articles.json?_search=Dbeibah")
+    assert [r["source"] for r in found] == ["reuters"]
+    assert (
+        found[0]["title"]
+        == "Libya oil output falls as Haftar-aligned groups blockade eastern ports"
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [("Dbeibah OR Wagner", 2), ('"foreign fighters"', 1), ("NEAR(Derna flood, 5)", 1),
+     ("Misr*", 0), ("Sirt*", 1)],
+)  # fmt: skip
+def test_search_box_accepts_or_near_phrases_and_prefixes(
+    archive: Path, query: str, expected: int
+) -> None:
+    found = rows(archive, "/news/articles.json?_search=" + urllib.request.quote(query))
+    assert len(found) >= expected if expected else found == []
+
+
+def test_articles_are_newest_first_with_facets_on_source_agency_language_and_date(
+    archive: Path,
+) -> None:
+    data = get(archive, "/news/articles.json").json()
+    published = [row[1] for row in data["rows"]]
+    assert published == sorted(published, reverse=True)
+    assert set(data["facet_results"]) == {"source", "agency", "language", "published"}
+    sources = {f["value"]: f["count"] for f in data["facet_results"]["source"]["results"]}
+    assert sources == {"rferl": 2, "afp": 2, "reuters": 1}
+
+
+def test_every_saved_query_runs_and_finds_rows(archive: Path) -> None:
+    queries = metadata_for(archive)["databases"]["news"]["queries"]
+    params = {"q": "Libya", "since": "2000-01-01"}
+    for name, query in queries.items():
+        needed = [p for p in params if f":{p}" in query["sql"]]
+        args = "&".join(f"{p}={params[p]}" for p in needed)
+        found = rows(archive, f"/news/{name}.json?{args}")
+        assert found, f"saved query {name} returned no rows"
+    health = {r["source"]: r for r in rows(archive, "/news/crawl_health.json")}
+    assert health["rferl"]["status"] == "ok"
+    assert health["rferl"]["failures_in_a_row"] == 0
+    snippets = rows(archive, "/news/search.json?q=Haftar")
+    assert all("[[Haftar]]" in r["snippet"] for r in snippets)
+
+
+def test_internal_tables_are_hidden_and_the_archive_is_described(archive: Path) -> None:
+    tables = {t["name"]: t["hidden"] for t in get(archive, "/news.json").json()["tables"]}
+    for internal in ("pages", "_sqlite_migrations", "articles_fts", "articles_fts_data"):
+        assert tables[internal] is True
+    for visible in ("articles", "crawl_runs", "seen_urls", "duplicates"):
+        assert tables[visible] is False
+    home = get(archive, "/").text
+    assert "belong to their publishers" in home
+    assert "blocked" in home  # what each source could not fetch
+
+
+def seed_id(db_path: Path) -> int:
+    (row,) = rows(db_path, "/news/articles.json?url_key=rferl:31003211")
+    return int(row["id"])
+
+
+def test_an_article_reads_as_paragraphs_with_a_link_and_no_html_rendered(archive: Path) -> None:
+    page = get(archive, f"/news/articles/{seed_id(archive)}").text
+    assert '<div class="newsmon-text"><p>' in page
+    assert page.count("<p>") >= 5
+    assert '<a href="https://www.rferl.org/a/' in page
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert" in page
+    assert "newsmon.js" in page
+    assert "Libya ×" in page  # matched terms as words
+
+
+def test_search_snippets_are_highlighted_and_escaped(archive: Path) -> None:
+    page = get(archive, "/news/search?q=Haftar").text
+    assert "<mark>Haftar</mark>" in page
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_up(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError:
+            assert time.monotonic() < deadline, f"{url} did not come up"
+            time.sleep(0.2)
+
+
+@pytest.fixture
+def served(archive: Path, tmp_path: Path):
+    db_path = tmp_path / "news.db"
+    shutil.copy(archive, db_path)
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "scheduler", "serve", "--db", str(db_path), "--port", str(port)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base + "/-/versions.json")
+        yield db_path, base
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_serve_binds_loopback_and_keeps_answering_while_a_crawl_writes(served) -> None:
+    db_path, base = served
+    errors: list[str] = []
+    answered = 0
+    stop = threading.Event()
+
+    def read_continuously() -> None:
+        nonlocal answered
+        while not stop.is_set():
+            try:
+                with urllib.request.urlopen(
+                    base + "/news/articles.json?_search=Libya", timeout=10
+                ) as r:
+                    json.load(r)
+                    answered += 1
+            except Exception as exc:  # any error is a failure of the promise
+                errors.append(repr(exc))
+
+    reader = threading.Thread(target=read_continuously)
+    reader.start()
+    try:
+        result = run_newsmon("crawl", "--db", str(db_path), *FAST, "-s",
+                             "NEWSMON_RELEVANCE_FILTER=false")  # fmt: skip
+    finally:
+        stop.set()
+        reader.join()
+    assert errors == []
+    assert answered > 10
+    assert "failed" in result.stdout  # no sites served this time: the runs fail, but write
+    versions = json.load(urllib.request.urlopen(base + "/-/databases.json"))
+    assert versions[0]["is_mutable"] is True  # sees new rows; Datasette reads it read-only
+
+
+@pytest.mark.skipif(
+    not Path(CHROMIUM).exists() and not os.environ.get("CI"),
+    reason="Debian's chromium is not installed (.ci/run installs it)",
+)
+def test_a_reviewer_searches_for_a_libyan_name_in_a_real_browser(served, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    db_path, base = served
+    article = seed_id(db_path)
+    screenshot = (SCREENSHOT_DIR or tmp_path) / "search.png"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"],
+        )  # fmt: skip
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(base + "/news/articles")
+        page.fill("input#_search", "Haftar")
+        page.press("input#_search", "Enter")
+        page.wait_for_url("**_search=Haftar**")
+        heading = page.locator("h3").first.inner_text()
+        titles = page.locator("td.col-title").all_inner_texts()
+        page.screenshot(path=str(screenshot))
+        page.goto(f"{base}/news/articles/{article}")
+        text = page.locator("td.col-text p").all_inner_texts()
+        page.screenshot(path=str(screenshot.with_name("article.png")))
+        label = page.evaluate(
+            "getComputedStyle(document.querySelector('td.col-text'), '::before').content"
+        )
+        browser.close()
+    assert "search matches" in heading and "Haftar" in heading
+    assert any("Haftar-aligned groups" in title for title in titles)
+    assert len(titles) >= 4
+    assert len(text) >= 5 and text[0].startswith("The UN Security Council")
+    assert label == '"text"'
+    assert screenshot.stat().st_size > 10_000
