@@ -48,11 +48,23 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, serve_sites() as sites:
         db = Path(tmp) / "news.db"
         daemon = subprocess.Popen(
-            [sys.executable, "-m", "scheduler", "schedule", "--every", args.every,
-             "--db", str(db), "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=false",
-             *origin_map_args(sites)],
+            [
+                sys.executable,
+                "-m",
+                "scheduler",
+                "schedule",
+                "--every",
+                args.every,
+                "--db",
+                str(db),
+                "-s",
+                "DOWNLOAD_DELAY=0",
+                "-s",
+                "AUTOTHROTTLE_ENABLED=false",
+                *origin_map_args(sites),
+            ],
             stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        )
         samples: list[tuple[int, float]] = []
         started = time.monotonic()
         while (done := finished_runs(db)) < args.runs:
@@ -65,10 +77,13 @@ def main() -> None:
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(timeout=120)
         stop_seconds = time.monotonic() - stop
-        rows = list(sqlite_utils.Database(db).query(
-            "select status, count(*) n, avg((julianday(finished) - julianday(started)) * 86400) s"
-            " from crawl_runs group by status"
-        ))  # fmt: skip
+        rows = list(
+            sqlite_utils.Database(db).query(
+                "select status, count(*) n,"
+                " avg((julianday(finished) - julianday(started)) * 86400) s"
+                " from crawl_runs group by status"
+            )
+        )
     at_tenth = samples[max(1, len(samples) // 10)]
     by_status = ", ".join(f"{r['n']} {r['status']} (avg {r['s']:.1f} s)" for r in rows)
     peak = max(rss for _, rss in samples)

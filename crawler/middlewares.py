@@ -42,6 +42,10 @@ class Blocked(IgnoreRequest):
     """The site answered with a block or a bot-protection page instead of content."""
 
 
+class AlreadySeen(IgnoreRequest):
+    """A request not sent because its article's outcome is already known."""
+
+
 # Sent with (host, reason) when a host blocks the crawl; the download handler then refuses
 # every request to it, including those already queued.
 HOST_BLOCKED = object()
@@ -121,3 +125,30 @@ class RobotsTxtMiddleware(robotstxt.RobotsTxtMiddleware):
 
         pending.addBoth(pass_on)
         return await maybe_deferred_to_future(copy)
+
+
+class OffsiteRedirectMiddleware:
+    """A redirect out of the source's domains ends the request, counted and reported.
+
+    Scrapy drops such a redirect silently when it is scheduled, so the article URL would
+    never get an outcome and would be fetched again every run.
+    """
+
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> OffsiteRedirectMiddleware:
+        return cls(crawler)
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        location = response.headers.get(b"Location")
+        if not 300 <= response.status < 400 or not location:
+            return response
+        target = host_of(response.urljoin(location.decode("latin-1")))
+        domains = getattr(self.crawler.spider, "allowed_domains", None) or []
+        if domains and not any(target == d or target.endswith("." + d) for d in domains):
+            if self.crawler.stats is not None:
+                self.crawler.stats.inc_value("newsmon/redirected_offsite")
+            raise IgnoreRequest(f"Filtered offsite request: redirected to {target}")
+        return response

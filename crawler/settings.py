@@ -62,6 +62,8 @@ DOWNLOADER_MIDDLEWARES = {
     # Between decompression (590) and retries (550): sees the real body, and a block is
     # never retried.
     "crawler.middlewares.BlockDetectionMiddleware": 560,
+    # Before the redirect middleware (600) follows a redirect out of the source's domains.
+    "crawler.middlewares.OffsiteRedirectMiddleware": 610,
 }
 
 ITEM_PIPELINES = {
@@ -91,5 +93,8 @@ NEWSMON_RELEVANCE_MIN_SCORE = 3.0
 # Extraction runs in this many worker processes (0: one per core).
 NEWSMON_EXTRACT_WORKERS = 0
 NEWSMON_EXTRACT_TIMEOUT = 60
+# A 429/503 asking to wait longer than this (Retry-After, seconds) ends the run for that host;
+# shorter waits are honoured before the next request to it.
+NEWSMON_MAX_RETRY_AFTER = 120
 # Pages whose text is shorter than this are not articles (teasers, galleries, block pages).
 NEWSMON_MIN_TEXT_CHARS = 200

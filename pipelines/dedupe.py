@@ -13,16 +13,12 @@ from typing import Any
 
 from scrapy import Request
 from scrapy.crawler import Crawler
-from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 
 from crawler.items import Article
+from crawler.middlewares import AlreadySeen
 from pipelines import Rejected
 from pipelines.store import Archive
-
-
-class AlreadySeen(IgnoreRequest):
-    """The URL's outcome is known; fetching it again would change nothing."""
 
 
 class SeenUrlsMiddleware:
@@ -58,7 +54,9 @@ class SeenUrlsMiddleware:
         if key in self._settled_keys():
             stats.inc_value("newsmon/skipped/seen")
             raise AlreadySeen(f"already judged in an earlier run: {request.url}")
-        if key in self.fetched and not request.meta.get("redirect_times"):
+        # A retry or a redirect of the request in flight is that same request going on.
+        again = request.meta.get("retry_times") or request.meta.get("redirect_times")
+        if key in self.fetched and not again:
             stats.inc_value("newsmon/skipped/same_article_link")
             if not self.fetched[key]:
                 self.alternatives.setdefault(key, []).append(request)

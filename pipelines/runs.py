@@ -8,6 +8,7 @@ so a run killed without a chance to close stays visible; the next run of the sou
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
 from scrapy import Spider, signals
@@ -15,7 +16,7 @@ from scrapy.crawler import Crawler
 from scrapy.statscollectors import StatsCollector
 
 from crawler.dates import utc_now
-from pipelines.database import write_transaction
+from pipelines.database import DatabaseError, write_transaction
 from pipelines.store import Archive
 
 logger = logging.getLogger(__name__)
@@ -33,6 +34,8 @@ def run_status(stats: dict[str, Any], finish_reason: str) -> tuple[str, str]:
         return ("blocked" if articles == 0 else "partial"), reason
     if finish_reason == "shutdown":  # SIGTERM: what was fetched was stored; the rest next run
         return "partial", "stopped by a signal before it finished"
+    if finish_reason == "disk_full":
+        return "failed", "the disk holding the database is full"
     if finish_reason != "finished":
         return "failed", f"crawl ended early: {finish_reason}"
     first_error = stats.get("newsmon/first_error")
@@ -130,14 +133,16 @@ class RunRecorder:
         }
         for cls in ("2", "3", "4", "5"):
             row[f"responses_{cls}xx"] = _count(stats, f"downloader/response_status_count/{cls}")
-        archive = Archive.open(self.db_path)
         try:
-            if self.row_id is None:
-                raise RuntimeError("run row was never created")
-            archive.db.table("crawl_runs").update(self.row_id, row)
-            # Readers (Datasette) keep the WAL from being checkpointed while they read; a
-            # TRUNCATE checkpoint after each run keeps it from growing without bound.
-            archive.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        finally:
-            archive.close()
+            archive = Archive.open(self.db_path)
+            try:
+                if self.row_id is not None:
+                    archive.db.table("crawl_runs").update(self.row_id, row)
+                # Readers (Datasette) keep the WAL from being checkpointed while they read; a
+                # TRUNCATE checkpoint after each run keeps it from growing without bound.
+                archive.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                archive.close()
+        except (sqlite3.Error, DatabaseError) as exc:  # a full disk: `newsmon crawl` reports it
+            logger.error("Cannot record the run of %s: %s", spider.name, exc)
         logger.info("Run of %s: %s %s", spider.name, status, why)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import zlib
 from collections.abc import Iterable
 from typing import Any
@@ -199,7 +200,11 @@ class StorePipeline:
         if self.archive is not None:
             self.archive.close()
 
-    def process_item(self, item: Any) -> Any:
+    async def _close(self, reason: str) -> None:
+        if self.crawler.engine is not None:
+            await self.crawler.engine.close_spider_async(reason=reason)
+
+    async def process_item(self, item: Any) -> Any:
         assert self.archive is not None
         assert self.crawler.stats is not None
         if isinstance(item, FetchFailure):
@@ -210,7 +215,14 @@ class StorePipeline:
             raise Rejected(outcome, f"not fetched: {item.url} ({item.reason})")
         if not isinstance(item, Article):
             return item
-        if not self.archive.store_article(item):
+        try:
+            stored = self.archive.store_article(item)
+        except sqlite3.OperationalError as exc:
+            if "full" in str(exc):  # "database or disk is full": every later write fails too
+                logger.error("Cannot store %s: %s; stopping the crawl", item.url, exc)
+                await self._close("disk_full")
+            raise
+        if not stored:
             self.crawler.stats.inc_value("newsmon/rejected/duplicate")
             raise Rejected("duplicate", f"already stored: {item.url}")
         self.crawler.stats.inc_value("newsmon/stored")

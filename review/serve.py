@@ -26,8 +26,19 @@ def metadata_for(db: Path) -> dict[str, Any]:
 def datasette_argv(db: Path, metadata: Path, host: str, port: int) -> list[str]:
     # A plain (not -i) file: Datasette opens it read-only and sees new rows as a crawl
     # writes them (WAL), which an immutable database would not.
-    argv = [sys.executable, "-m", "datasette", "serve", str(db), "--metadata", str(metadata),
-            "--host", host, "--port", str(port)]  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "datasette",
+        "serve",
+        str(db),
+        "--metadata",
+        str(metadata),
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
     for name, value in SETTINGS.items():
         argv += ["--setting", name, value]
     return argv

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -26,7 +27,7 @@ from typing import Any
 
 from crawler.dates import utc_now
 from crawler.origins import publicize
-from pipelines.database import open_database
+from pipelines.database import DatabaseError, open_database
 
 # After SIGTERM Scrapy closes the spider once in-flight downloads end (DOWNLOAD_TIMEOUT is
 # 30 s); a crawl still there this long after SIGTERM is killed.
@@ -172,8 +173,9 @@ def run_crawls(jobs: list[CrawlJob], *, timeout: float | None = None) -> list[Cr
         return []
     started: list[subprocess.Popen[bytes]] = []
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-        futures = [pool.submit(run_crawl, job, timeout=timeout, on_start=started.append)
-                   for job in jobs]  # fmt: skip
+        futures = [
+            pool.submit(run_crawl, job, timeout=timeout, on_start=started.append) for job in jobs
+        ]
         try:
             return [future.result() for future in futures]
         except KeyboardInterrupt:
@@ -224,6 +226,21 @@ def collect(
     log_file: Path | None,
 ) -> CrawlResult:
     """The run's crawl_runs row; one is written here if the crawl died before writing it."""
+    try:
+        return _collect(job, returncode, stderr, timed_out, seconds, log_file)
+    except (sqlite3.Error, DatabaseError) as exc:  # e.g. a full disk: report, don't crash
+        reason = publicize(f"cannot record the run: {exc}", job.origin_map)
+        return CrawlResult(job.source, "failed", reason, {}, seconds, log_file)
+
+
+def _collect(
+    job: CrawlJob,
+    returncode: int,
+    stderr: bytes,
+    timed_out: bool,
+    seconds: float,
+    log_file: Path | None,
+) -> CrawlResult:
     db = open_database(job.db)
     try:
         rows = list(db.table("crawl_runs").rows_where("run_id = ?", [job.run_id]))

@@ -31,6 +31,8 @@ class Route:
     body: bytes = b""
     content_type: str = "text/html; charset=utf-8"
     headers: dict[str, str] = field(default_factory=dict)
+    # Faults below HTTP: "hang" (answer nothing), "reset" (half the body, then a TCP reset).
+    fault: str = ""
 
 
 Handler = Callable[[str], Route | None]
@@ -57,20 +59,32 @@ class Site:
         self.routes = routes
         self.handler = handler
         self.requests: list[str] = []
+        self.times: list[tuple[str, float]] = []  # (path, monotonic time) of each request
         site = self
 
         class RequestHandler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 site.requests.append(self.path)
+                site.times.append((self.path, time.monotonic()))
                 route = (site.handler(self.path) if site.handler else None) or site.routes.get(
                     self.path, Route(404, b"not found", "text/plain")
                 )
+                if route.fault == "hang":
+                    time.sleep(30)
+                    return
                 self.send_response(route.status)
                 self.send_header("Content-Type", route.content_type)
                 self.send_header("Content-Length", str(len(route.body)))
                 for name, value in route.headers.items():
                     self.send_header(name, value)
                 self.end_headers()
+                if route.fault == "reset":
+                    self.wfile.write(route.body[: len(route.body) // 2])
+                    self.wfile.flush()
+                    linger = struct.pack("ii", 1, 0)
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+                    self.connection.close()
+                    return
                 self.wfile.write(route.body)
 
             def log_message(self, format: str, *args: Any) -> None:

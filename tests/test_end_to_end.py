@@ -225,8 +225,9 @@ def test_articles_blocked_behind_readable_feeds_make_the_run_blocked(tmp_path):
     with serve_sites([]) as running:
         running["www.reuters.com"] = Site("www.reuters.com", routes, block_articles).start()
         try:
-            result = run_newsmon("crawl", "reuters", "--db", str(db_path), *FAST,
-                                 *origin_map_args(running))  # fmt: skip
+            result = run_newsmon(
+                "crawl", "reuters", "--db", str(db_path), *FAST, *origin_map_args(running)
+            )
         finally:
             running["www.reuters.com"].stop()
         requested = running["www.reuters.com"].requests

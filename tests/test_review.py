@@ -47,10 +47,17 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
     original = (
         "https://www.rferl.org/a/un-security-council-libya-russia-foreign-fighters/31003211.html"
     )
-    store.record_outcome("rferl", [("rferl:99", "https://www.rferl.org/a/99.html")], "duplicate",
-                         "same text", duplicate_of=original)  # fmt: skip
-    store.db.execute("update articles set description = ? where url = ?",
-                     ["<script>alert('x')</script>", original])  # fmt: skip
+    store.record_outcome(
+        "rferl",
+        [("rferl:99", "https://www.rferl.org/a/99.html")],
+        "duplicate",
+        "same text",
+        duplicate_of=original,
+    )
+    store.db.execute(
+        "update articles set description = ? where url = ?",
+        ["<script>alert('x')</script>", original],
+    )
     store.close()
     return db_path
 
@@ -80,9 +87,14 @@ def test_search_finds_the_article_by_a_libyan_name(archive: Path) -> None:
 
 @pytest.mark.parametrize(
     ("query", "expected"),
-    [("Dbeibah OR Wagner", 2), ('"foreign fighters"', 1), ("NEAR(Derna flood, 5)", 1),
-     ("Misr*", 0), ("Sirt*", 1)],
-)  # fmt: skip
+    [
+        ("Dbeibah OR Wagner", 2),
+        ('"foreign fighters"', 1),
+        ("NEAR(Derna flood, 5)", 1),
+        ("Misr*", 0),
+        ("Sirt*", 1),
+    ],
+)
 def test_search_box_accepts_or_near_phrases_and_prefixes(
     archive: Path, query: str, expected: int
 ) -> None:
@@ -172,8 +184,10 @@ def served(archive: Path, tmp_path: Path):
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "scheduler", "serve", "--db", str(db_path), "--port", str(port)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(base + "/-/versions.json")
@@ -204,8 +218,9 @@ def test_serve_binds_loopback_and_keeps_answering_while_a_crawl_writes(served) -
     reader = threading.Thread(target=read_continuously)
     reader.start()
     try:
-        result = run_newsmon("crawl", "--db", str(db_path), *FAST, "-s",
-                             "NEWSMON_RELEVANCE_FILTER=false")  # fmt: skip
+        result = run_newsmon(
+            "crawl", "--db", str(db_path), *FAST, "-s", "NEWSMON_RELEVANCE_FILTER=false"
+        )
     finally:
         stop.set()
         reader.join()
@@ -229,10 +244,16 @@ def test_a_reviewer_searches_for_a_libyan_name_in_a_real_browser(served, tmp_pat
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync"],
-        )  # fmt: skip
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(base + "/news/articles")
         page.fill("input#_search", "Haftar")

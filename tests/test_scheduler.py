@@ -23,8 +23,11 @@ from tests.siteserver import BrokenServer, Site, load_manifest, origin_map_args,
 def start_daemon(db_path: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "scheduler", "schedule", "--db", str(db_path), *FAST, *args],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def stop_daemon(daemon: subprocess.Popen[str], timeout: float = 30) -> tuple[str, float]:
@@ -54,10 +57,15 @@ def integrity_ok(db_path: Path) -> bool:
 def test_daemon_crawls_every_source_repeatedly_and_stops_cleanly(sites, tmp_path):
     db_path = tmp_path / "news.db"
     daemon = start_daemon(db_path, "--every", "2s", *origin_map_args(sites))
-    wait_for(lambda: db_path.exists() and all(
-        sum(r["source"] == s and r["status"] == "ok" for r in runs(db_path)) >= 2
-        for s in ("rferl", "reuters", "afp")
-    ))  # fmt: skip
+    wait_for(
+        lambda: (
+            db_path.exists()
+            and all(
+                sum(r["source"] == s and r["status"] == "ok" for r in runs(db_path)) >= 2
+                for s in ("rferl", "reuters", "afp")
+            )
+        )
+    )
     stderr, took = stop_daemon(daemon)
     assert daemon.returncode == 0, stderr
     assert took < 15
@@ -82,9 +90,16 @@ def test_overlapping_fires_of_a_slow_source_are_skipped(tmp_path):
         ).start()
         daemon = start_daemon(db_path, "--every", "1s", *origin_map_args(running))
         try:
-            wait_for(lambda: db_path.exists() and sum(
-                r["source"] == "rferl" and r["finished"] is not None for r in runs(db_path)
-            ) >= 2, timeout=45)  # fmt: skip
+            wait_for(
+                lambda: (
+                    db_path.exists()
+                    and sum(
+                        r["source"] == "rferl" and r["finished"] is not None for r in runs(db_path)
+                    )
+                    >= 2
+                ),
+                timeout=45,
+            )
         finally:
             stderr, _ = stop_daemon(daemon)
             running["www.rferl.org"].stop()
@@ -105,14 +120,27 @@ def test_the_lock_keeps_a_manual_crawl_out_while_a_crawl_of_the_source_runs(tmp_
             "www.rferl.org", load_manifest("www.rferl.org"), slow
         ).start()
         first = subprocess.Popen(
-            [sys.executable, "-m", "scheduler", "crawl", "rferl", "--db", str(db_path), *FAST,
-             *origin_map_args(running)],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "scheduler",
+                "crawl",
+                "rferl",
+                "--db",
+                str(db_path),
+                *FAST,
+                *origin_map_args(running),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         lock = db_path.with_name("news.db.locks") / "rferl.lock"
         wait_for(lambda: lock.exists() and lock.read_text().strip() != "")
-        second = run_newsmon("crawl", "rferl", "--db", str(db_path), *FAST,
-                             *origin_map_args(running))  # fmt: skip
+        second = run_newsmon(
+            "crawl", "rferl", "--db", str(db_path), *FAST, *origin_map_args(running)
+        )
         first.communicate(timeout=60)
         running["www.rferl.org"].stop()
     assert second.returncode == 1
@@ -124,10 +152,21 @@ def test_the_lock_keeps_a_manual_crawl_out_while_a_crawl_of_the_source_runs(tmp_
 def test_a_killed_crawl_leaves_no_stale_lock_and_is_marked_interrupted(sites, tmp_path):
     db_path = tmp_path / "news.db"
     cli = subprocess.Popen(
-        [sys.executable, "-m", "scheduler", "crawl", "rferl", "--db", str(db_path), *FAST,
-         *origin_map_args(sites)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "scheduler",
+            "crawl",
+            "rferl",
+            "--db",
+            str(db_path),
+            *FAST,
+            *origin_map_args(sites),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     lock = db_path.with_name("news.db.locks") / "rferl.lock"
     wait_for(lambda: db_path.exists() and len(runs(db_path)) == 1)
     crawl_pid = int(lock.read_text())
@@ -155,13 +194,24 @@ def test_a_failing_source_does_not_stop_the_daemon_and_is_backed_off(tmp_path):
     resetting = BrokenServer("reset").start()
     with serve_sites(["www.reuters.com", "factcheck.afp.com", "www.france24.com"]) as running:
         daemon = start_daemon(
-            db_path, "--every", "1s", *origin_map_args(running),
-            "--origin-map", f"https://www.rferl.org={resetting.origin}", "-s", "RETRY_TIMES=0",
-        )  # fmt: skip
+            db_path,
+            "--every",
+            "1s",
+            *origin_map_args(running),
+            "--origin-map",
+            f"https://www.rferl.org={resetting.origin}",
+            "-s",
+            "RETRY_TIMES=0",
+        )
         try:
-            wait_for(lambda: db_path.exists() and sum(
-                r["source"] == "reuters" and r["status"] == "ok" for r in runs(db_path)
-            ) >= 3, timeout=45)  # fmt: skip
+            wait_for(
+                lambda: (
+                    db_path.exists()
+                    and sum(r["source"] == "reuters" and r["status"] == "ok" for r in runs(db_path))
+                    >= 3
+                ),
+                timeout=45,
+            )
         finally:
             stderr, _ = stop_daemon(daemon)
             resetting.stop()
@@ -198,10 +248,19 @@ def test_a_hung_crawl_is_stopped_at_its_time_limit_and_recorded_as_timeout(tmp_p
     hanging = BrokenServer("hang").start()
     started = time.monotonic()
     result = run_newsmon(
-        "crawl", "rferl", "--db", str(db_path), "--timeout", "2",
-        "-s", "DOWNLOAD_TIMEOUT=1", "-s", "RETRY_TIMES=0",
-        "--origin-map", f"https://www.rferl.org={hanging.origin}",
-    )  # fmt: skip
+        "crawl",
+        "rferl",
+        "--db",
+        str(db_path),
+        "--timeout",
+        "2",
+        "-s",
+        "DOWNLOAD_TIMEOUT=1",
+        "-s",
+        "RETRY_TIMES=0",
+        "--origin-map",
+        f"https://www.rferl.org={hanging.origin}",
+    )
     took = time.monotonic() - started
     hanging.stop()
     assert result.returncode == 1

@@ -20,13 +20,16 @@ from twisted.python.failure import Failure
 
 from crawler.dates import to_datetime, utc_now
 from crawler.discovery import DiscoveryError, Link, parse_feed, parse_listing, parse_sitemap
+from crawler.encoding import page_text
 from crawler.items import FetchFailure, Page
-from crawler.middlewares import Blocked
+from crawler.middlewares import AlreadySeen, Blocked
 from crawler.origins import parse_origin_map, publicize
 from crawler.sources import Source, load_sources
 from crawler.urls import article_key, article_url, canonicalize_url, host_of
 
 PERMANENT_STATUSES = {404, 410}
+# Failures that will not go away by asking again: the URL is settled, not retried next run.
+PERMANENT_MESSAGES = ("max redirections reached", "Filtered offsite request", "download max size")
 
 
 class SourceSpider(Spider):
@@ -157,6 +160,9 @@ class SourceSpider(Spider):
                 url,
                 callback=self.parse_article,
                 errback=self.article_failed,
+                # SeenUrlsMiddleware dedupes article links by key; Scrapy's URL dupefilter
+                # would also swallow redirect loops silently instead of failing them.
+                dont_filter=True,
                 meta={
                     "newsmon_kind": "article",
                     "newsmon_key": article_key(url, self.source),
@@ -169,8 +175,12 @@ class SourceSpider(Spider):
 
     def parse_article(self, response: Response) -> Iterator[Page | FetchFailure]:
         meta = response.meta
-        if not isinstance(response, TextResponse):
-            content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
+        content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
+        if not isinstance(response, TextResponse) or not is_html(content_type):
+            self.crawler.stats.inc_value("newsmon/article_errors")
+            self.logger.warning(
+                "Could not fetch %s: not an HTML page (%s)", response.url, content_type or "no type"
+            )
             yield self._failure(
                 response.request,
                 f"not an HTML page ({content_type or 'no type'})",
@@ -180,14 +190,15 @@ class SourceSpider(Spider):
             return
         hints = meta.get("newsmon_hints", {})
         self.crawler.stats.inc_value("newsmon/article_pages")
+        html, encoding = page_text(response)
         yield Page(
             source=self.source.name,
             url=meta.get("redirect_urls", [response.url])[0],
             key=meta["newsmon_key"],
             final_url=response.url,
             status=response.status,
-            html=response.text,
-            encoding=response.encoding,
+            html=html,
+            encoding=encoding,
             fetched=utc_now(),
             discovered_via=meta.get("newsmon_via", ""),
             hint_title=hints.get("title"),
@@ -197,8 +208,8 @@ class SourceSpider(Spider):
     def article_failed(self, failure: Failure) -> Iterator[FetchFailure]:
         error = failure.value
         request = failure.request  # type: ignore[attr-defined]
-        if isinstance(error, IgnoreRequest) and not isinstance(error, Blocked | HttpError):
-            return  # robots.txt, already seen, off-site: decided, not failed
+        if isinstance(error, AlreadySeen) or str(error) == "Forbidden by robots.txt":
+            return  # decided, not failed
         status = error.response.status if isinstance(error, HttpError) else None
         if alternative := request.meta.get("newsmon_alternative"):
             self.logger.info(
@@ -211,9 +222,10 @@ class SourceSpider(Spider):
         self.crawler.stats.inc_value("newsmon/article_errors")
         self._note_first_error(request.url, failure)
         self.logger.warning("Could not fetch %s: %s", request.url, self.describe(failure))
-        yield self._failure(
-            request, self.describe(failure), status=status, permanent=status in PERMANENT_STATUSES
-        )
+        reason = self.describe(failure)
+
+        permanent = status in PERMANENT_STATUSES or any(m in reason for m in PERMANENT_MESSAGES)
+        yield self._failure(request, reason, status=status, permanent=permanent)
 
     def _failure(
         self, request: Request | None, reason: str, *, status: int | None, permanent: bool
@@ -227,6 +239,13 @@ class SourceSpider(Spider):
             status=status,
             permanent=permanent,
         )
+
+
+def is_html(content_type: str) -> bool:
+    """An article page is HTML; a PDF or an image at an article URL is not (Scrapy may still
+    hand it over as text when its bytes look printable)."""
+    kind = content_type.split(";")[0].strip().lower()
+    return kind in ("", "text/html", "application/xhtml+xml", "text/plain")
 
 
 def make_spider_class(source: Source) -> type[SourceSpider]:
