@@ -130,7 +130,9 @@ def _text(
             include_comments=False,
             include_tables=False,
             include_images=False,
-            deduplicate=True,
+            # Trafilatura's deduplication remembers paragraphs across pages in the worker and
+            # then cuts them: wire copy sharing paragraphs came out different by crawl order.
+            deduplicate=False,
             with_metadata=False,
         )
         paragraphs = [" ".join(line.split()) for line in (extracted or "").splitlines()]

@@ -1,0 +1,140 @@
+"""kill -9 at random points of a 200-page crawl, ten times, each followed by a rerun: the
+archive stays intact and ends up with exactly the articles of one clean run, none twice.
+
+The pages are synthetic (a small article template, each text its own).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FAST, ROOT, open_db, run_newsmon
+from tests.siteserver import Route, Site
+from tests.test_faults import article
+
+PAGES = 200
+KILLS = 10
+HOST = "crash.newsmon.test"
+SOURCES = f"""
+[[source]]
+name = "crash"
+publisher = "crash-test fixtures"
+domains = ["{HOST}"]
+article_patterns = ['^https://crash\\.newsmon\\.test/story/\\d+$']
+discovery = [{{ kind = "sitemap", url = "https://{HOST}/sitemap.xml" }}]
+"""
+FLAGS = [*FAST, "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=2", "-s", "NEWSMON_RELEVANCE_FILTER=false"]
+
+
+def crash_site() -> Site:
+    urls = "".join(f"<url><loc>https://{HOST}/story/{i}</loc></url>" for i in range(PAGES))
+    routes = {
+        "/sitemap.xml": Route(
+            body=f"<urlset>{urls}</urlset>".encode(), content_type="application/xml"
+        )
+    }
+    for i in range(PAGES):
+        page = article(f"Story {i} from Tripoli", case=f"crash story number {i}")
+        routes[f"/story/{i}"] = Route(body=page.encode())
+    site = Site(HOST, routes, lambda path: slow_story(site, path))
+    site.delay = 0.0  # type: ignore[attr-defined]
+    return site.start()
+
+
+def slow_story(site: Site, path: str) -> None:
+    if path.startswith("/story/"):
+        time.sleep(site.delay)  # type: ignore[attr-defined]
+
+
+def articles(db_path: Path) -> set[tuple[str, str]]:
+    return {
+        (r["url"], r["content_hash"])
+        for r in open_db(db_path).query("select url, content_hash from articles")
+    }
+
+
+@pytest.fixture(scope="module")
+def site():
+    running = crash_site()
+    yield running
+    running.stop()
+
+
+def crawl_command(db_path: Path, site: Site) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "scheduler",
+        "crawl",
+        "crash",
+        "--db",
+        str(db_path),
+        *FLAGS,
+        "--origin-map",
+        f"https://{HOST}={site.origin}",
+    ]
+
+
+def test_kill_9_at_random_points_loses_and_duplicates_nothing(
+    site: Site, tmp_path: Path, monkeypatch
+) -> None:
+    sources = tmp_path / "sources.toml"
+    sources.write_text(SOURCES)
+    monkeypatch.setenv("NEWSMON_SOURCES", str(sources))
+    clean_db = tmp_path / "clean.db"
+    clean = run_newsmon(*crawl_command(clean_db, site)[3:], timeout=300)
+    assert clean.returncode == 0, clean.stderr
+    expected = articles(clean_db)
+    assert len(expected) == PAGES
+
+    site.delay = 0.12  # type: ignore[attr-defined]  # so each kill lands mid-crawl
+    db_path = tmp_path / "crashed.db"
+    lock = db_path.with_name("crashed.db.locks") / "crash.lock"
+    rng = random.Random(20261128)
+    stored_when_killed = []
+    for _ in range(KILLS):
+        cli = subprocess.Popen(
+            crawl_command(db_path, site),
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(rng.uniform(1.5, 3.0))
+        crawl_pid = int(lock.read_text()) if lock.exists() and lock.read_text().strip() else None
+        os.kill(cli.pid, signal.SIGKILL)
+        if crawl_pid and crawl_pid != cli.pid:
+            with contextlib.suppress(ProcessLookupError):  # it may have finished
+                os.kill(crawl_pid, signal.SIGKILL)
+        cli.wait()
+        time.sleep(0.3)  # the kernel releases the crawl's lock as it exits
+        stored_when_killed.append(len(articles(db_path)) if db_path.exists() else 0)
+    final = run_newsmon(*crawl_command(db_path, site)[3:], timeout=300)
+    assert final.returncode == 0, final.stderr
+
+    db = open_db(db_path)
+    assert db.execute("pragma integrity_check").fetchone()[0] == "ok"
+    db.execute("insert into articles_fts(articles_fts) values('integrity-check')")
+    assert articles(db_path) == expected  # nothing lost, nothing extra
+    keys = db.execute(
+        "select count(*), count(distinct url_key), count(distinct content_hash) from articles"
+    ).fetchone()
+    assert keys == (PAGES, PAGES, PAGES)
+    assert db.execute("select count(*) from pages").fetchone()[0] == PAGES
+    interrupted = db.execute(
+        "select count(*) from crawl_runs where reason = 'interrupted'"
+    ).fetchone()[0]
+    assert interrupted >= 1
+    print(
+        f"\ncrash test: {KILLS} kill -9s; stored after each: {stored_when_killed}; "
+        f"{interrupted} runs marked interrupted; final {len(expected)} articles, "
+        "integrity ok"
+    )
