@@ -7,6 +7,7 @@ seen for good only once its outcome is final.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sqlite3
@@ -187,6 +188,7 @@ class StorePipeline:
         self.crawler = crawler
         self.db_path = crawler.settings.get("NEWSMON_DB")
         self.archive: Archive | None = None
+        self.closing: asyncio.Task[None] | None = None
         crawler.signals.connect(self.item_dropped, signal=signals.item_dropped)
 
     @classmethod
@@ -200,9 +202,11 @@ class StorePipeline:
         if self.archive is not None:
             self.archive.close()
 
-    async def _close(self, reason: str) -> None:
-        if self.crawler.engine is not None:
-            await self.crawler.engine.close_spider_async(reason=reason)
+    def _close(self, reason: str) -> None:
+        """Close the spider without waiting here: closing waits for this very item."""
+        if self.crawler.engine is not None and self.closing is None:
+            coro = self.crawler.engine.close_spider_async(reason=reason)
+            self.closing = asyncio.get_running_loop().create_task(coro)
 
     async def process_item(self, item: Any) -> Any:
         assert self.archive is not None
@@ -220,7 +224,7 @@ class StorePipeline:
         except sqlite3.OperationalError as exc:
             if "full" in str(exc):  # "database or disk is full": every later write fails too
                 logger.error("Cannot store %s: %s; stopping the crawl", item.url, exc)
-                await self._close("disk_full")
+                self._close("disk_full")
             raise
         if not stored:
             self.crawler.stats.inc_value("newsmon/rejected/duplicate")
