@@ -18,7 +18,7 @@ from scrapy.http import Response
 from crawler.items import Article
 from crawler.middlewares import AlreadySeen
 from pipelines import Rejected
-from pipelines.store import Archive
+from pipelines.store import Archive, ArchivePipeline
 
 
 class SeenUrlsMiddleware:
@@ -89,24 +89,11 @@ class SeenUrlsMiddleware:
             self.crawler.engine.crawl(alternative.replace(dont_filter=True))
 
 
-class DedupePipeline:
+class DedupePipeline(ArchivePipeline):
     def __init__(self, crawler: Crawler):
-        self.crawler = crawler
-        self.db_path = crawler.settings.get("NEWSMON_DB")
-        self.archive: Archive | None = None
+        super().__init__(crawler)
         # Articles of this run still on their way to the store: their keys and hashes.
         self.claimed: dict[str, str] = {}
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> DedupePipeline:
-        return cls(crawler)
-
-    def open_spider(self) -> None:
-        self.archive = Archive.open(self.db_path)
-
-    def close_spider(self) -> None:
-        if self.archive is not None:
-            self.archive.close()
 
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, Article):

@@ -13,7 +13,7 @@ import logging
 import sqlite3
 import zlib
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Self
 
 import sqlite_utils
 from scrapy import Spider, signals
@@ -183,16 +183,16 @@ def _keys(item: Article | Page | FetchFailure) -> list[tuple[str, str]]:
     return [(item.key, item.url)]
 
 
-class StorePipeline:
+class ArchivePipeline:
+    """An item pipeline with its own connection to the archive, open while the spider is."""
+
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
         self.db_path = crawler.settings.get("NEWSMON_DB")
         self.archive: Archive | None = None
-        self.closing: asyncio.Task[None] | None = None
-        crawler.signals.connect(self.item_dropped, signal=signals.item_dropped)
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler) -> StorePipeline:
+    def from_crawler(cls, crawler: Crawler) -> Self:
         return cls(crawler)
 
     def open_spider(self) -> None:
@@ -201,6 +201,13 @@ class StorePipeline:
     def close_spider(self) -> None:
         if self.archive is not None:
             self.archive.close()
+
+
+class StorePipeline(ArchivePipeline):
+    def __init__(self, crawler: Crawler):
+        super().__init__(crawler)
+        self.closing: asyncio.Task[None] | None = None
+        crawler.signals.connect(self.item_dropped, signal=signals.item_dropped)
 
     def _close(self, reason: str) -> None:
         """Close the spider without waiting here: closing waits for this very item."""

@@ -275,3 +275,10 @@ def test_a_reviewer_searches_for_a_libyan_name_in_a_real_browser(served, tmp_pat
     assert len(text) >= 5 and text[0].startswith("The UN Security Council")
     assert label == '"text"'
     assert screenshot.stat().st_size > 10_000
+
+
+def test_one_search_box_covers_every_full_text_index(archive: Path) -> None:
+    page = get(archive, "/-/search?q=Dbeibah")
+    assert page.status_code == 200
+    assert "Libya oil output falls" in get(archive, "/news/articles?_search=Dbeibah").text
+    assert "articles" in page.text  # datasette-search-all lists the searchable table
