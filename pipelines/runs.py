@@ -34,6 +34,8 @@ def run_status(stats: dict[str, Any], finish_reason: str) -> tuple[str, str]:
         return ("blocked" if articles == 0 else "partial"), reason
     if finish_reason == "shutdown":  # SIGTERM: what was fetched was stored; the rest next run
         return "partial", "stopped by a signal before it finished"
+    if finish_reason == "closespider_timeout":
+        return "failed", "timeout"
     if finish_reason == "disk_full":
         return "failed", "the disk holding the database is full"
     if finish_reason != "finished":

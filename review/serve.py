@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -46,8 +47,9 @@ def datasette_argv(db: Path, metadata: Path, host: str, port: int) -> list[str]:
 
 def serve(db: Path, host: str, port: int) -> None:
     """Replace this process with Datasette (so signals and exit codes are Datasette's)."""
-    handle, name = tempfile.mkstemp(prefix="newsmon-metadata-", suffix=".json")
-    with os.fdopen(handle, "w") as out:
-        json.dump(metadata_for(db), out)
-    argv = datasette_argv(db, Path(name), host, port)
+    # One file per archive, rewritten at each start (exec leaves no chance to clean up).
+    digest = hashlib.sha256(str(db).encode()).hexdigest()[:12]
+    metadata = Path(tempfile.gettempdir()) / f"newsmon-metadata-{db.stem}-{digest}.json"
+    metadata.write_text(json.dumps(metadata_for(db)), encoding="utf-8")
+    argv = datasette_argv(db, metadata, host, port)
     os.execv(argv[0], argv)

@@ -29,6 +29,8 @@ class BadArgument(click.ClickException):
     exit_code = 2
 
 
+DAEMON_TIMEOUT_SECONDS = 3900
+
 _SETTING = re.compile(r"^([A-Z][A-Z0-9_]*)=(.*)$", re.DOTALL)
 
 
@@ -198,7 +200,8 @@ def crawl(
 
     def interrupt(signum: int, frame: Any) -> None:
         stopped.append(signum)
-        raise KeyboardInterrupt  # run_crawls stops the crawls politely
+        if len(stopped) == 1:
+            raise KeyboardInterrupt  # run_crawls stops the crawls politely, once
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, interrupt)
@@ -268,6 +271,8 @@ def schedule(
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # newsmon logs each run itself
     interval = parse_every(every)
     overrides, mapping = parse_settings(settings), parse_origin_maps(origin_maps)
+    # Unattended, every crawl gets a limit: Scrapy's own (CLOSESPIDER_TIMEOUT, 1 h) plus 5 min.
+    timeout = timeout or DAEMON_TIMEOUT_SECONDS
     declared = declared_sources()
     db = prepare_database(db_path)
     Daemon(
@@ -345,4 +350,4 @@ def serve(db_path: Path, host: str, port: int) -> None:
     """
     if not db_path.exists():
         raise click.ClickException(f"{db_path} does not exist: run `newsmon crawl` first")
-    serve_archive(prepare_database(db_path), host, port)
+    serve_archive(db_path.expanduser().resolve(), host, port)  # read-only: never migrates

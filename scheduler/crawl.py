@@ -172,14 +172,20 @@ def run_crawls(jobs: list[CrawlJob], *, timeout: float | None = None) -> list[Cr
     if not jobs:
         return []
     started: list[subprocess.Popen[bytes]] = []
+    stopping = threading.Event()
+
+    def on_start(process: subprocess.Popen[bytes]) -> None:
+        started.append(process)
+        if stopping.is_set():  # started just as the interrupt came
+            terminate(process)
+
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-        futures = [
-            pool.submit(run_crawl, job, timeout=timeout, on_start=started.append) for job in jobs
-        ]
+        futures = [pool.submit(run_crawl, job, timeout=timeout, on_start=on_start) for job in jobs]
         try:
             return [future.result() for future in futures]
         except KeyboardInterrupt:
-            for process in started:
+            stopping.set()
+            for process in list(started):
                 terminate(process)
             return [future.result() for future in futures]
 

@@ -159,13 +159,17 @@ class Daemon:
         with self.lock:
             for process in self.running.values():
                 terminate(process, self.shutdown_grace)
-        self.scheduler.shutdown(wait=False)
+        if self.scheduler.running:  # a signal during start-up comes before the scheduler runs
+            self.scheduler.shutdown(wait=False)
 
     def serve(self) -> None:
         """Run until SIGTERM or SIGINT; return once every running crawl has ended."""
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self.stop)
         self.build()
+        if self.stopping.is_set():
+            logger.info("stopped before the first run")
+            return
         self.scheduler.start()  # blocks until stop() shuts the scheduler down
         # Wait for the running crawls: they got SIGTERM and are SIGKILLed after the grace.
         executor: Any = self.scheduler._executors.get("default")

@@ -102,7 +102,8 @@ class SourceStatus:
 
     def line(self) -> str:
         state = "healthy" if self.healthy else "UNHEALTHY: " + "; ".join(self.problems)
-        last = f"{self.last_run} ({self.last_status})" if self.last_run else "never"
+        took = f", {self.last_duration_s:.0f} s" if self.last_duration_s is not None else ""
+        last = f"{self.last_run} ({self.last_status}{took})" if self.last_run else "never"
         backoff = f" ({self.backoff})" if self.backoff else ""
         return (
             f"{self.source:<10} last run {last}, last new article "

@@ -78,6 +78,40 @@ def test_daemon_crawls_every_source_repeatedly_and_stops_cleanly(sites, tmp_path
     assert integrity_ok(db_path)
 
 
+def test_sigterm_mid_crawl_stops_the_daemon_cleanly_with_a_consistent_database(tmp_path):
+    db_path = tmp_path / "news.db"
+
+    def slow(path: str) -> None:
+        time.sleep(0.5)
+
+    with serve_sites([]) as running:
+        running["www.rferl.org"] = Site(
+            "www.rferl.org", load_manifest("www.rferl.org"), slow
+        ).start()
+        daemon = start_daemon(db_path, "--every", "1h", *origin_map_args(running))
+        try:
+            wait_for(
+                lambda: (
+                    db_path.exists()
+                    and any(
+                        r["source"] == "rferl" and r["status"] == "running" for r in runs(db_path)
+                    )
+                )
+            )
+            time.sleep(1.5)  # well inside the crawl: its pages are in flight
+        finally:
+            stderr, took = stop_daemon(daemon)
+            running["www.rferl.org"].stop()
+    assert daemon.returncode == 0, stderr
+    assert took < 20
+    rferl = [r for r in runs(db_path) if r["source"] == "rferl"]
+    assert [(r["status"], r["reason"]) for r in rferl] == [
+        ("partial", "stopped by a signal before it finished")
+    ]
+    assert not [r for r in runs(db_path) if r["status"] == "running"]
+    assert integrity_ok(db_path)
+
+
 def test_overlapping_fires_of_a_slow_source_are_skipped(tmp_path):
     db_path = tmp_path / "news.db"
 

@@ -13,7 +13,6 @@ from typing import Any, ClassVar
 
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
-from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
@@ -22,7 +21,7 @@ from crawler.dates import to_datetime, utc_now
 from crawler.discovery import DiscoveryError, Link, parse_feed, parse_listing, parse_sitemap
 from crawler.encoding import page_text
 from crawler.items import FetchFailure, Page
-from crawler.middlewares import AlreadySeen, Blocked
+from crawler.middlewares import AlreadySeen
 from crawler.origins import parse_origin_map, publicize
 from crawler.sources import Source, load_sources
 from crawler.urls import article_key, article_url, canonicalize_url, host_of
@@ -110,13 +109,15 @@ class SourceSpider(Spider):
         return ()
 
     def discovery_failed(self, failure: Failure) -> None:
-        if isinstance(failure.value, Blocked | HttpError) or not isinstance(
-            failure.value, IgnoreRequest
-        ):
-            self.crawler.stats.inc_value("newsmon/discovery_errors")
-            request = failure.request  # type: ignore[attr-defined]
-            self._note_first_error(request.url, failure)
-            self.logger.error("Discovery failed for %s: %s", request.url, self.describe(failure))
+        request = failure.request  # type: ignore[attr-defined]
+        if str(failure.value) == "Forbidden by robots.txt":
+            # A declared endpoint the site asks robots not to read: not an error, but said.
+            self.crawler.stats.inc_value("newsmon/discovery_forbidden_by_robots")
+            self.logger.info("Not reading %s: forbidden by robots.txt", request.url)
+            return
+        self.crawler.stats.inc_value("newsmon/discovery_errors")
+        self._note_first_error(request.url, failure)
+        self.logger.error("Discovery failed for %s: %s", request.url, self.describe(failure))
 
     def describe(self, failure: Failure) -> str:
         """One line on why a request failed, in public URLs only."""
