@@ -10,6 +10,8 @@ from typing import Any
 from datasette import hookimpl
 from markupsafe import Markup, escape
 
+from review import search
+
 # snippet() in the saved search query wraps matches in these; they become <mark> here.
 MARK_START, MARK_END = "[[", "]]"
 
@@ -59,3 +61,8 @@ def extra_css_urls(datasette: Any) -> list[str]:
 @hookimpl
 def extra_js_urls(datasette: Any) -> list[str]:
     return [datasette.urls.static_plugins("newsmon", "newsmon.js")]
+
+
+@hookimpl
+def asgi_wrapper(datasette: Any) -> Any:
+    return search.wrap

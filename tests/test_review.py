@@ -295,3 +295,14 @@ def test_one_search_box_covers_every_full_text_index(archive: Path) -> None:
     assert page.status_code == 200
     assert "Libya oil output falls" in get(archive, "/news/articles?_search=Dbeibah").text
     assert "articles" in page.text  # datasette-search-all lists the searchable table
+
+
+@pytest.mark.parametrize("query", ["al-Jufra", "Wagner al-Jufra", 'Sirte "unbalanced', "Haftar's"])
+def test_search_takes_what_a_reviewer_types_without_fts_errors(archive: Path, query: str) -> None:
+    quoted = urllib.request.quote(query)
+    for path in (f"/news/articles.json?_search={quoted}", f"/news/search.json?q={quoted}"):
+        response = get(archive, path + "&_shape=array")
+        assert response.status_code == 200, (path, response.text[:200])
+    if "Jufra" in query:
+        found = rows(archive, f"/news/articles.json?_search={quoted}")
+        assert [r["source"] for r in found] == ["rferl"]
