@@ -31,12 +31,11 @@ def rss_mib(pid: int) -> float:
 
 
 def finished_runs(db: Path) -> int:
-    if not db.exists():
-        return 0
-    return (
-        sqlite_utils.Database(db)
-        .execute("select count(*) from crawl_runs where finished is not null")
-        .fetchone()[0]
+    database = sqlite_utils.Database(db) if db.exists() else None
+    if database is None or "crawl_runs" not in database.table_names():
+        return 0  # not created yet, or its tables are being created
+    return int(
+        database.execute("select count(*) from crawl_runs where finished is not null").fetchone()[0]
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -30,6 +31,14 @@ def start_daemon(db_path: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
+def start_crawl(db_path: Path, *args: str, **popen: object) -> subprocess.Popen:
+    """`newsmon crawl` in the background, for tests that interfere with it while it runs."""
+    command = [sys.executable, "-m", "scheduler", "crawl", "--db", str(db_path), *FAST, *args]
+    return subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen
+    )  # type: ignore[call-overload]
+
+
 def stop_daemon(daemon: subprocess.Popen[str], timeout: float = 30) -> tuple[str, float]:
     started = time.monotonic()
     daemon.send_signal(signal.SIGTERM)
@@ -38,7 +47,10 @@ def stop_daemon(daemon: subprocess.Popen[str], timeout: float = 30) -> tuple[str
 
 
 def runs(db_path: Path) -> list[dict]:
-    return list(open_db(db_path).query("select * from crawl_runs order by id"))
+    try:
+        return list(open_db(db_path).query("select * from crawl_runs order by id"))
+    except sqlite3.OperationalError:  # the file exists, its tables are being created
+        return []
 
 
 def wait_for(condition, timeout: float = 30.0) -> None:
@@ -153,23 +165,7 @@ def test_the_lock_keeps_a_manual_crawl_out_while_a_crawl_of_the_source_runs(tmp_
         running["www.rferl.org"] = Site(
             "www.rferl.org", load_manifest("www.rferl.org"), slow
         ).start()
-        first = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "scheduler",
-                "crawl",
-                "rferl",
-                "--db",
-                str(db_path),
-                *FAST,
-                *origin_map_args(running),
-            ],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        first = start_crawl(db_path, "rferl", *origin_map_args(running))
         lock = db_path.with_name("news.db.locks") / "rferl.lock"
         wait_for(lambda: lock.exists() and lock.read_text().strip() != "")
         second = run_newsmon(
@@ -185,22 +181,7 @@ def test_the_lock_keeps_a_manual_crawl_out_while_a_crawl_of_the_source_runs(tmp_
 
 def test_a_killed_crawl_leaves_no_stale_lock_and_is_marked_interrupted(sites, tmp_path):
     db_path = tmp_path / "news.db"
-    cli = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "scheduler",
-            "crawl",
-            "rferl",
-            "--db",
-            str(db_path),
-            *FAST,
-            *origin_map_args(sites),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    cli = start_crawl(db_path, "rferl", *origin_map_args(sites))
     lock = db_path.with_name("news.db.locks") / "rferl.lock"
     wait_for(lambda: db_path.exists() and len(runs(db_path)) == 1)
     crawl_pid = int(lock.read_text())
