@@ -179,7 +179,7 @@ if __name__ == "__main__":
     with serve_sites() as running:
         print("Serving the fixture sites. Crawl them with:\n")
         print(
-            "  newsmon crawl --db offline.db -s DOWNLOAD_DELAY=0 "
+            "  newsmon crawl --db offline.db -s DOWNLOAD_DELAY=0 -s AUTOTHROTTLE_ENABLED=false "
             + " ".join(f"--origin-map {s.public_origin}={s.origin}" for s in running.values())
         )
         print("\nCtrl-C to stop.")
