@@ -232,32 +232,28 @@ def collect(
     log_file: Path | None,
 ) -> CrawlResult:
     """The run's crawl_runs row; one is written here if the crawl died before writing it."""
+    fallback = "timeout" if timed_out else _last_error(stderr, returncode, log_file)
     try:
-        return _collect(job, returncode, stderr, timed_out, seconds, log_file)
+        row = _recorded_row(job, publicize(fallback, job.origin_map), timed_out, log_file)
     except (sqlite3.Error, DatabaseError) as exc:  # e.g. a full disk: report, don't crash
         reason = publicize(f"cannot record the run: {exc}", job.origin_map)
         return CrawlResult(job.source, "failed", reason, {}, seconds, log_file)
+    return CrawlResult(job.source, row["status"], row["reason"] or "", row, seconds, log_file)
 
 
-def _collect(
-    job: CrawlJob,
-    returncode: int,
-    stderr: bytes,
-    timed_out: bool,
-    seconds: float,
-    log_file: Path | None,
-) -> CrawlResult:
+def _recorded_row(
+    job: CrawlJob, fallback: str, timed_out: bool, log_file: Path | None
+) -> dict[str, Any]:
+    """The run's row, marked failed with ``fallback`` if it timed out or never finished."""
     db = open_database(job.db)
     try:
         rows = list(db.table("crawl_runs").rows_where("run_id = ?", [job.run_id]))
         row = rows[-1] if rows else None
         if timed_out or row is None or row["status"] == "running":
-            reason = "timeout" if timed_out else _last_error(stderr, returncode, log_file)
-            reason = publicize(reason, job.origin_map)
             record: dict[str, str | None] = {
                 "finished": utc_now(),
                 "status": "failed",
-                "reason": reason,
+                "reason": fallback,
             }
             if row is None:
                 record.update(
@@ -270,9 +266,9 @@ def _collect(
             else:
                 db.table("crawl_runs").update(row["id"], record)
             row = next(iter(db.table("crawl_runs").rows_where("run_id = ?", [job.run_id])))
+        return row
     finally:
         db.close()
-    return CrawlResult(job.source, row["status"], row["reason"] or "", row, seconds, log_file)
 
 
 _EXCEPTION_LINE = re.compile(r"^[\w.]+(?:Error|Exception|Exit): .+")
