@@ -1,19 +1,16 @@
 """Page -> Article: Trafilatura for the text, structured metadata for everything else.
 
-Extraction is CPU-bound Python (about 20 ms a page), so it runs in a pool of worker
-processes: the reactor stays responsive and both cores work. ``extract_page`` is a pure
-function of the page, which is also what the extraction-quality tests call.
+Extraction is CPU-bound Python (about 20 ms a page), so it runs in worker processes
+(pipelines/workers.py): the reactor stays responsive, both cores work, and a page that hangs
+or kills its worker fails alone. ``extract_page`` is a pure function of the page, which is
+also what the extraction-quality tests call.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
-import multiprocessing
-import os
 import re
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +24,7 @@ from crawler.sources import SiteQuirks, Source, load_sites, load_sources
 from crawler.urls import article_key, article_url, host_of
 from pipelines import Rejected
 from pipelines.metadata import PageMetadata, jsonld_people, jsonld_text, read_metadata, split_names
+from pipelines.workers import WorkerFailed, WorkerPool, WorkerTimedOut, default_workers
 
 logger = logging.getLogger(__name__)
 
@@ -244,24 +242,18 @@ class ExtractPipeline:
         self.crawler = crawler
         self.sources: dict[str, Source] = load_sources(settings.get("NEWSMON_SOURCES"))
         self.sites = load_sites(settings.get("NEWSMON_SOURCES"))
-        workers = settings.getint("NEWSMON_EXTRACT_WORKERS") or min(os.cpu_count() or 1, 4)
-        self.workers = workers
-        self.timeout = settings.getfloat("NEWSMON_EXTRACT_TIMEOUT")
         self.min_chars = settings.getint("NEWSMON_MIN_TEXT_CHARS")
-        self.pool: ProcessPoolExecutor | None = None
+        self.workers = WorkerPool(
+            settings.getint("NEWSMON_EXTRACT_WORKERS") or default_workers(),
+            settings.getfloat("NEWSMON_EXTRACT_TIMEOUT"),
+        )
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ExtractPipeline:
         return cls(crawler)
 
-    def open_spider(self) -> None:
-        # forkserver: forking a process that runs a reactor and threads is fragile.
-        context = multiprocessing.get_context("forkserver")
-        self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
-
     def close_spider(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+        self.workers.close()
 
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, Page):
@@ -269,8 +261,7 @@ class ExtractPipeline:
         source = self.sources[item.source]
         stats = self.crawler.stats
         assert stats is not None
-        assert self.pool is not None
-        future = self.pool.submit(
+        extraction = self.workers.run(
             extract_page,
             item.html,
             item.final_url,
@@ -280,10 +271,11 @@ class ExtractPipeline:
             default_language=source.language,
         )
         try:
-            extracted = await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
-        except TimeoutError:
-            stats.inc_value("newsmon/extract_timeouts")
-            raise Rejected("failed", f"extraction timed out on {item.url}") from None
+            extracted = await extraction
+        except WorkerFailed as exc:
+            timed_out = isinstance(exc, WorkerTimedOut)
+            stats.inc_value("newsmon/extract_timeouts" if timed_out else "newsmon/extract_crashes")
+            raise Rejected("extract_failed", f"extraction of {item.url} failed: {exc}") from None
         if extracted is None or len(extracted.text) < self.min_chars:
             stats.inc_value("newsmon/rejected/no_text")
             raise Rejected("no_text", f"no article text on {item.url}")

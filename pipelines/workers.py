@@ -1,0 +1,229 @@
+"""Worker processes for CPU-bound calls that a hung or crashed call cannot take down.
+
+Why not ``concurrent.futures.ProcessPoolExecutor``: it cannot stop one call. A worker stuck
+in one page can only be freed by terminating every worker of the executor (failing the other
+pages in flight) and building a new one; a worker the kernel kills (OOM) breaks the executor
+for good, so every later call fails with ``BrokenProcessPool``; and its workers outlive a
+``kill -9`` of the crawl, blocked on a queue whose write end they hold themselves.
+
+So a small pool of our own: each worker is one child process with one pipe and does one call
+at a time. The caller waits for the answer on the pipe in the event loop; past the time limit
+that one worker is SIGKILLed, and a worker that died shows up as end-of-file on its pipe.
+Either way only that call fails (``WorkerFailed``) and a fresh worker takes the next one.
+Workers start on demand, one more only when every running one is busy, so a run with nothing
+to extract starts none and a polite crawl (a page every few seconds) needs one.
+
+Workers die with the process that started them: each arms ``PR_SET_PDEATHSIG`` (SIGKILL) as
+it starts, so the kernel kills it even when it is stuck in C code. That is why a worker is a
+plain ``subprocess`` child of the crawl and not a multiprocessing one: a fork server's workers
+are its children, not the crawl's, and they hold the fork server's lifeline pipe open, so
+after a ``kill -9`` of the crawl the fork server and its workers keep each other alive; and
+``spawn`` re-imports the parent's ``__main__`` in every worker. An idle worker also leaves
+when its pipe closes, which is how they end on platforms without the signal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import importlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from multiprocessing.connection import Connection, Pipe
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+# Starting a worker imports Trafilatura (about a second of CPU, several on a loaded machine).
+START_TIMEOUT = 120.0
+# At close, idle workers get this long to leave on their own before they are killed.
+CLOSE_GRACE = 2.0
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+# The worker's command: the parent's module search path, then serve() on the inherited pipe.
+_BOOTSTRAP = (
+    "import sys, json; sys.path[:] = json.loads(sys.argv[1]); "
+    "from pipelines.workers import main; main(sys.argv[2:])"
+)
+
+
+class WorkerFailed(Exception):
+    """The call did not return: its worker timed out (and was killed) or died."""
+
+
+class WorkerTimedOut(WorkerFailed):
+    pass
+
+
+class WorkerDied(WorkerFailed):
+    pass
+
+
+class _Worker:
+    def __init__(self, process: subprocess.Popen[bytes], conn: Connection):
+        self.process = process
+        self.conn = conn
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def kill(self) -> None:
+        """SIGKILL and reap: a worker stuck in C code ignores anything gentler."""
+        self.conn.close()
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+
+
+class WorkerPool:
+    """At most ``size`` worker processes; ``await pool.run(fn, ...)`` calls ``fn`` in one.
+
+    ``fn`` and its arguments must be picklable (a module-level function); ``preload`` names
+    modules each worker imports before it takes calls, so that their import time does not
+    count against the first call's time limit. Use from one event-loop thread only, one that
+    lives as long as the pool: a worker's parent-death signal is tied to that thread.
+    """
+
+    def __init__(self, size: int, timeout: float, preload: Sequence[str] = ()):
+        self.size = max(1, size)
+        self.timeout = timeout
+        self.preload = tuple(preload)
+        self._slots = asyncio.Semaphore(self.size)
+        self._idle: list[_Worker] = []
+        self._busy: set[_Worker] = set()
+        self.started = 0  # workers started so far, replacements included
+
+    @property
+    def pids(self) -> list[int]:
+        return [worker.pid for worker in (*self._idle, *self._busy)]
+
+    async def run(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        """``fn(*args, **kwargs)`` in a worker; raises ``WorkerFailed`` if it timed out or
+        its worker died, and re-raises what ``fn`` raised."""
+        async with self._slots:
+            worker = self._idle.pop() if self._idle else await self._start()
+            self._busy.add(worker)
+            try:
+                status, value = await self._call(worker, (fn, args, kwargs))
+            except BaseException:
+                worker.kill()  # timed out, died or cancelled: its state is unknown
+                raise
+            finally:
+                self._busy.discard(worker)
+            self._idle.append(worker)
+        if status == "error":
+            raise value
+        return value
+
+    def close(self) -> None:
+        """Stop every worker: idle ones leave when their pipe closes, the rest are killed."""
+        workers = [*self._idle, *self._busy]
+        self._idle.clear()
+        self._busy.clear()
+        for worker in workers:
+            worker.conn.close()
+        for worker in workers:
+            try:
+                worker.process.wait(CLOSE_GRACE)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+
+    async def _start(self) -> _Worker:
+        ours, theirs = Pipe()
+        argv = [json.dumps(sys.path), str(theirs.fileno()), str(os.getpid()), *self.preload]
+        process = subprocess.Popen(
+            [sys.executable, "-c", _BOOTSTRAP, *argv],
+            stdin=subprocess.DEVNULL,
+            pass_fds=(theirs.fileno(),),
+        )
+        theirs.close()
+        worker = _Worker(process, ours)
+        self.started += 1
+        try:
+            await self._answer(worker, START_TIMEOUT)  # "ready": its imports are done
+        except BaseException:
+            worker.kill()
+            raise
+        logger.debug("Started worker %s", worker.pid)
+        return worker
+    async def _call(self, worker: _Worker, job: tuple[Any, ...]) -> tuple[str, Any]:
+        try:
+            # The worker is waiting in recv(), so even a large page is read as it is written.
+            worker.conn.send(job)
+        except OSError as exc:  # it died while idle
+            raise WorkerDied(f"worker {worker.pid} died before the call: {exc}") from None
+        return await self._answer(worker, self.timeout)
+
+    async def _answer(self, worker: _Worker, timeout: float) -> tuple[str, Any]:
+        """The worker's next message, waited for in the event loop, not in a thread."""
+        loop = asyncio.get_running_loop()
+        readable = loop.create_future()
+        fd = worker.conn.fileno()
+        loop.add_reader(fd, lambda: readable.done() or readable.set_result(None))
+        try:
+            await asyncio.wait_for(readable, timeout)
+        except TimeoutError:
+            raise WorkerTimedOut(f"took longer than {timeout:g} s") from None
+        finally:
+            loop.remove_reader(fd)
+        try:
+            message: tuple[str, Any] = worker.conn.recv()
+        except (EOFError, OSError):
+            worker.kill()  # reaps it: the exit status says why
+            code = worker.process.returncode
+            raise WorkerDied(f"worker {worker.pid} died ({_describe(code)})") from None
+        return message
+
+
+def _describe(returncode: int | None) -> str:
+    if returncode is not None and returncode < 0:
+        return f"killed by {signal.Signals(-returncode).name}"
+    return f"exit code {returncode}"
+
+
+def main(argv: list[str]) -> None:
+    """A worker process: ``FD PARENT_PID [MODULE...]`` (see ``WorkerPool._start``)."""
+    fd, parent_pid, *preload = argv
+    _die_with_parent(int(parent_pid))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C is the crawl's to handle
+    for module in preload:
+        importlib.import_module(module)
+    serve(Connection(int(fd)))
+
+
+def serve(conn: Connection) -> None:
+    """Answer calls until the pipe closes."""
+    conn.send(("ready", os.getpid()))
+    while True:
+        try:
+            fn, args, kwargs = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            answer: tuple[str, Any] = ("ok", fn(*args, **kwargs))
+        except Exception as exc:  # the caller re-raises it
+            answer = ("error", exc)
+        try:
+            conn.send(answer)
+        except (EOFError, OSError):
+            return
+        except Exception as exc:  # an unpicklable result or exception
+            conn.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
+def _die_with_parent(parent_pid: int) -> None:
+    """Have the kernel SIGKILL this process when its parent dies, even mid-call."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent_pid:  # the parent died before the signal was armed
+        os._exit(1)
+
+
+def default_workers() -> int:
+    """Placeholder until measured."""
+    return min(os.cpu_count() or 1, 2)
