@@ -151,6 +151,7 @@ class WorkerPool:
             raise
         logger.debug("Started worker %s", worker.pid)
         return worker
+
     async def _call(self, worker: _Worker, job: tuple[Any, ...]) -> tuple[str, Any]:
         try:
             # The worker is waiting in recv(), so even a large page is read as it is written.
@@ -162,9 +163,14 @@ class WorkerPool:
     async def _answer(self, worker: _Worker, timeout: float) -> tuple[str, Any]:
         """The worker's next message, waited for in the event loop, not in a thread."""
         loop = asyncio.get_running_loop()
-        readable = loop.create_future()
+        readable: asyncio.Future[None] = loop.create_future()
+
+        def wake() -> None:
+            if not readable.done():
+                readable.set_result(None)
+
         fd = worker.conn.fileno()
-        loop.add_reader(fd, lambda: readable.done() or readable.set_result(None))
+        loop.add_reader(fd, wake)
         try:
             await asyncio.wait_for(readable, timeout)
         except TimeoutError:
@@ -214,6 +220,8 @@ def serve(conn: Connection) -> None:
             return
         except Exception as exc:  # an unpicklable result or exception
             conn.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
+
+
 def _die_with_parent(parent_pid: int) -> None:
     """Have the kernel SIGKILL this process when its parent dies, even mid-call."""
     if sys.platform.startswith("linux"):
