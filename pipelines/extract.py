@@ -246,6 +246,7 @@ class ExtractPipeline:
         self.workers = WorkerPool(
             settings.getint("NEWSMON_EXTRACT_WORKERS") or default_workers(),
             settings.getfloat("NEWSMON_EXTRACT_TIMEOUT"),
+            preload=[__name__],  # imported before the first page's time limit starts
         )
 
     @classmethod
@@ -273,9 +274,7 @@ class ExtractPipeline:
         try:
             extracted = await extraction
         except WorkerFailed as exc:
-            timed_out = isinstance(exc, WorkerTimedOut)
-            stats.inc_value("newsmon/extract_timeouts" if timed_out else "newsmon/extract_crashes")
-            raise Rejected("extract_failed", f"extraction of {item.url} failed: {exc}") from None
+            raise self.failed(item, exc) from None
         if extracted is None or len(extracted.text) < self.min_chars:
             stats.inc_value("newsmon/rejected/no_text")
             raise Rejected("no_text", f"no article text on {item.url}")
@@ -284,6 +283,19 @@ class ExtractPipeline:
             stats.inc_value("newsmon/rejected/no_agency_credit")
             raise Rejected("no_agency_credit", f"{item.url} does not credit {source.agency}")
         return article
+
+    def failed(self, page: Page, exc: WorkerFailed) -> Rejected:
+        """Count an extraction that hung or killed its worker; the page is tried again in a
+        later run (store.RETRIED_OUTCOMES), a bounded number of times."""
+        stats = self.crawler.stats
+        assert stats is not None
+        timed_out = isinstance(exc, WorkerTimedOut)
+        stats.inc_value("newsmon/extract_timeouts" if timed_out else "newsmon/extract_crashes")
+        message = f"extraction of {page.url} failed: {exc}"
+        if stats.get_value("newsmon/first_error") is None:
+            stats.set_value("newsmon/first_error", message)
+        logger.warning(message)
+        return Rejected("extract_failed", message)
 
     def to_article(self, page: Page, extracted: Extracted, source: Source) -> Article:
         url = page.url

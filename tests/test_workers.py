@@ -9,13 +9,16 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from pipelines.workers import WorkerDied, WorkerPool, WorkerTimedOut
 from tests import workload
-from tests.conftest import ROOT
+from tests.conftest import FAST, ROOT, open_db, run_newsmon
+from tests.siteserver import Route, Site
+from tests.test_faults import article
 from tests.workload import die, fail, spin, square
 
 
@@ -148,3 +151,81 @@ def test_busy_and_idle_workers_die_with_a_parent_killed_by_sigkill_every_time():
         counts.append((before, len(wait_until_gone(marker))))
     print(f"\nprocesses before and after each kill -9 of the parent: {counts}")
     assert counts == [(3, 0)] * 3  # the parent and its two workers, then none
+
+
+SLOW_HOST = "slow.newsmon.test"
+SLOW_SOURCES = f"""
+[[source]]
+name = "slow"
+publisher = "worker-pool test fixtures"
+domains = ["{SLOW_HOST}"]
+article_patterns = ['^https://slow\\.newsmon\\.test/story/\\w+$']
+discovery = [{{ kind = "sitemap", url = "https://{SLOW_HOST}/sitemap.xml" }}]
+"""
+STORIES = 4
+
+
+def slow_site() -> Site:
+    """Four ordinary stories and one page so long (40,000 paragraphs, about 16 s of
+    Trafilatura on an idle core) that its extraction outlasts any sane time limit."""
+    names = [*map(str, range(STORIES)), "endless"]
+    urls = "".join(f"<url><loc>https://{SLOW_HOST}/story/{n}</loc></url>" for n in names)
+    routes = {
+        "/sitemap.xml": Route(body=f"<urlset>{urls}</urlset>".encode(), content_type="text/xml")
+    }
+    for i in range(STORIES):
+        routes[f"/story/{i}"] = Route(body=article(f"Story {i}", case=f"pool {i}").encode())
+    endless = [f"Paragraph {i} of a page that never ends, about Tripoli." for i in range(40_000)]
+    routes["/story/endless"] = Route(body=article("Endless", paragraphs=endless).encode())
+    return Site(SLOW_HOST, routes).start()
+
+
+def test_a_page_whose_extraction_hangs_fails_alone_without_delaying_the_run(tmp_path, monkeypatch):
+    sources = tmp_path / "sources.toml"
+    sources.write_text(SLOW_SOURCES)
+    monkeypatch.setenv("NEWSMON_SOURCES", str(sources))  # also marks the crawl's processes
+    db_path = tmp_path / "news.db"
+    site = slow_site()
+    try:
+        for _ in range(2):
+            result = run_newsmon(
+                "crawl",
+                "slow",
+                "--db",
+                str(db_path),
+                *FAST,
+                "-s",
+                "NEWSMON_EXTRACT_TIMEOUT=3",
+                "-s",
+                "NEWSMON_RELEVANCE_FILTER=false",
+                "--origin-map",
+                f"https://{SLOW_HOST}={site.origin}",
+            )
+            assert result.returncode == 0, result.stderr
+            assert wait_until_gone(str(sources), 5) == []  # no worker outlives its crawl
+    finally:
+        site.stop()
+    db = open_db(db_path)
+    assert db.execute("select count(*) from articles").fetchone()[0] == STORIES
+    endless = db["seen_urls"].get(f"https://{SLOW_HOST}/story/endless")
+    assert endless["outcome"] == "extract_failed"
+    assert "took longer than 3 s" in endless["reason"]
+    assert endless["attempts"] == 2  # tried again next run, up to NO_TEXT_ATTEMPTS runs
+    assert site.requests.count("/story/endless") == 2
+    first, second = db.query("select * from crawl_runs order by id")
+    assert (first["status"], first["stored"], first["errors"]) == ("partial", STORIES, 1)
+    assert "took longer than 3 s" in first["reason"]
+    for run in (first, second):
+        # The worker is killed at the limit: the spider closes at once, where waiting for the
+        # extraction to end would take 13 s more at the least.
+        timed_out, closed = log_times(Path(run["log_path"]), "took longer than", "Spider closed")
+        assert (closed - timed_out).total_seconds() <= 5
+
+
+def log_times(log: Path, *needles: str) -> list[datetime]:
+    """When each needle first appears in a Scrapy log."""
+    lines = log.read_text().splitlines()
+    return [
+        datetime.strptime(next(line for line in lines if needle in line)[:19], "%Y-%m-%d %H:%M:%S")
+        for needle in needles
+    ]
