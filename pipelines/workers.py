@@ -25,7 +25,6 @@ when its pipe closes, which is how they end on platforms without the signal.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import importlib
 import json
 import logging
@@ -43,12 +42,21 @@ logger = logging.getLogger(__name__)
 START_TIMEOUT = 120.0
 # At close, idle workers get this long to leave on their own before they are killed.
 CLOSE_GRACE = 2.0
-_PR_SET_PDEATHSIG = 1  # linux/prctl.h
-# The worker's command: the parent's module search path, then serve() on the inherited pipe.
-_BOOTSTRAP = (
-    "import sys, json; sys.path[:] = json.loads(sys.argv[1]); "
-    "from pipelines.workers import main; main(sys.argv[2:])"
-)
+# A worker's command line: FD PARENT_PID SYS_PATH [MODULE...]. Its first lines run before any
+# import that takes time, so that a crawl killed while its worker starts leaves nothing behind:
+# arm the parent-death signal (prctl PR_SET_PDEATHSIG = 1, Linux), then leave at once if the
+# parent already died (the worker was then reparented before the signal was armed).
+_BOOTSTRAP = """
+import ctypes, os, signal, sys
+if sys.platform.startswith("linux"):
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)
+if os.getppid() != int(sys.argv[2]):
+    os._exit(1)
+import json
+sys.path[:] = json.loads(sys.argv[3])
+from pipelines.workers import main
+main(int(sys.argv[1]), sys.argv[4:])
+"""
 
 
 class WorkerFailed(Exception):
@@ -135,7 +143,7 @@ class WorkerPool:
 
     async def _start(self) -> _Worker:
         ours, theirs = Pipe()
-        argv = [json.dumps(sys.path), str(theirs.fileno()), str(os.getpid()), *self.preload]
+        argv = [str(theirs.fileno()), str(os.getpid()), json.dumps(sys.path), *self.preload]
         process = subprocess.Popen(
             [sys.executable, "-c", _BOOTSTRAP, *argv],
             stdin=subprocess.DEVNULL,
@@ -192,14 +200,12 @@ def _describe(returncode: int | None) -> str:
     return f"exit code {returncode}"
 
 
-def main(argv: list[str]) -> None:
-    """A worker process: ``FD PARENT_PID [MODULE...]`` (see ``WorkerPool._start``)."""
-    fd, parent_pid, *preload = argv
-    _die_with_parent(int(parent_pid))
+def main(fd: int, preload: list[str]) -> None:
+    """A worker process, once started by ``_BOOTSTRAP``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C is the crawl's to handle
     for module in preload:
         importlib.import_module(module)
-    serve(Connection(int(fd)))
+    serve(Connection(fd))
 
 
 def serve(conn: Connection) -> None:
@@ -220,16 +226,6 @@ def serve(conn: Connection) -> None:
             return
         except Exception as exc:  # an unpicklable result or exception
             conn.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
-
-
-def _die_with_parent(parent_pid: int) -> None:
-    """Have the kernel SIGKILL this process when its parent dies, even mid-call."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
-    if os.getppid() != parent_pid:  # the parent died before the signal was armed
-        os._exit(1)
 
 
 def default_workers() -> int:
