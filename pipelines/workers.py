@@ -114,7 +114,7 @@ class WorkerPool:
         """``fn(*args, **kwargs)`` in a worker; raises ``WorkerFailed`` if it timed out or
         its worker died, and re-raises what ``fn`` raised."""
         async with self._slots:
-            worker = self._idle.pop() if self._idle else await self._start()
+            worker = self._take_idle() or await self._start()
             self._busy.add(worker)
             try:
                 status, value = await self._call(worker, (fn, args, kwargs))
@@ -141,6 +141,15 @@ class WorkerPool:
             except subprocess.TimeoutExpired:
                 worker.kill()
 
+    def _take_idle(self) -> _Worker | None:
+        """An idle worker still alive (the OOM killer may have taken one while it waited)."""
+        while self._idle:
+            worker = self._idle.pop()
+            if worker.process.poll() is None:
+                return worker
+            worker.kill()
+        return None
+
     async def _start(self) -> _Worker:
         ours, theirs = Pipe()
         argv = [str(theirs.fileno()), str(os.getpid()), json.dumps(sys.path), *self.preload]
@@ -164,8 +173,8 @@ class WorkerPool:
         try:
             # The worker is waiting in recv(), so even a large page is read as it is written.
             worker.conn.send(job)
-        except OSError as exc:  # it died while idle
-            raise WorkerDied(f"worker {worker.pid} died before the call: {exc}") from None
+        except OSError as exc:  # it died just now
+            raise WorkerDied(f"worker {worker.pid} died: {exc}") from None
         return await self._answer(worker, self.timeout)
 
     async def _answer(self, worker: _Worker, timeout: float) -> tuple[str, Any]:

@@ -122,7 +122,9 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(
         )
         if kill % 2:  # every other kill lands while the crawl's workers extract
             wait_for_workers(str(sources))
-        time.sleep(rng.uniform(1.5, 3.0))
+            time.sleep(rng.uniform(0.2, 1.5))
+        else:
+            time.sleep(rng.uniform(1.5, 3.0))
         crawl_pid = int(lock.read_text()) if lock.exists() and lock.read_text().strip() else None
         running = live_processes(str(sources))  # the crawl's environment names this file
         os.kill(cli.pid, signal.SIGKILL)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -22,6 +23,10 @@ from tests.test_faults import article
 from tests.workload import die, fail, spin, square
 
 
+def process_state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
 def live_processes(marker: str) -> list[int]:
     """Pids of the running (not zombie) processes whose environment holds ``marker``: a
     crawl's workers inherit its environment, wherever they were reparented to."""
@@ -32,7 +37,7 @@ def live_processes(marker: str) -> list[int]:
         try:
             if marker.encode() not in (proc / "environ").read_bytes():
                 continue
-            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            state = process_state(int(proc.name))
         except OSError:  # gone meanwhile, or not ours
             continue
         if state != "Z":
@@ -77,6 +82,12 @@ def test_a_killed_worker_fails_its_call_only_and_is_replaced():
             # No BrokenProcessPool: every later call works.
             assert [await pool.run(square, i) for i in range(5)] == [0, 1, 4, 9, 16]
             assert pool.started == 2
+            idle = pool.pids[0]
+            os.kill(idle, signal.SIGKILL)  # killed while idle: the next call is fine
+            while process_state(idle) != "Z":
+                await asyncio.sleep(0.05)
+            assert await pool.run(square, 7) == 49
+            assert pool.started == 3
         finally:
             pool.close()
 
