@@ -6,16 +6,19 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from pipelines.workers import WorkerDied, WorkerPool, WorkerTimedOut
+from scheduler.crawl import CrawlJob, run_crawl, terminate
 from tests import workload
 from tests.conftest import FAST, ROOT, open_db, run_newsmon
 from tests.siteserver import Route, Site
@@ -127,6 +130,7 @@ def test_no_worker_starts_until_there_is_work_and_only_as_many_as_are_busy():
 # be killed: the crawl, as far as its workers can tell.
 PARENT = """
 import asyncio
+from scheduler.crawl import CrawlJob, run_crawl, terminate
 from pipelines.workers import WorkerPool
 from tests.workload import spin, square
 
@@ -240,3 +244,48 @@ def log_times(log: Path, *needles: str) -> list[datetime]:
         datetime.strptime(next(line for line in lines if needle in line)[:19], "%Y-%m-%d %H:%M:%S")
         for needle in needles
     ]
+
+
+def test_a_crawl_stopped_the_daemons_way_mid_extraction_leaves_no_worker(tmp_path, monkeypatch):
+    """The daemon's path for a crawl past its time limit (``terminate``: SIGTERM, a forced
+    SIGTERM, then SIGKILL) while a worker is deep in a page: its workers end with it."""
+    sources = tmp_path / "sources.toml"
+    sources.write_text(SLOW_SOURCES)
+    monkeypatch.setenv("NEWSMON_SOURCES", str(sources))
+    db_path = tmp_path / "news.db"
+    site = slow_site()
+    job = CrawlJob(
+        "slow",
+        db_path,
+        settings={
+            **dict(pair.split("=", 1) for pair in FAST[1::2]),
+            "NEWSMON_EXTRACT_TIMEOUT": "600",
+            "NEWSMON_RELEVANCE_FILTER": "false",
+        },
+        origin_map={f"https://{SLOW_HOST}": site.origin},
+    )
+    started: list[subprocess.Popen[bytes]] = []
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            crawl = pool.submit(run_crawl, job, on_start=started.append)
+            # Stopped once the stories are stored and the endless page is being extracted.
+            deadline = time.monotonic() + 120
+            while stored(db_path) < STORIES and time.monotonic() < deadline:
+                time.sleep(0.2)
+            running = live_processes(str(sources))
+            terminate(started[0], grace=3)
+            result = crawl.result()
+    finally:
+        site.stop()
+    assert len(running) >= 2  # the crawl and its worker(s)
+    assert stored(db_path) == STORIES and result.status == "failed"
+    assert wait_until_gone(str(sources), 5) == []
+
+
+def stored(db_path: Path) -> int:
+    if not db_path.exists():
+        return 0
+    try:
+        return int(open_db(db_path).execute("select count(*) from articles").fetchone()[0])
+    except sqlite3.OperationalError:  # not created yet
+        return 0
