@@ -107,6 +107,8 @@ def test_slug_filter_fetches_only_the_libya_slugs_of_the_window_and_a_rerun_fetc
     assert "/sitemap_8_10.xml.gz" in archive.requests
     assert set(article_requests(archive)) == APRIL_2012_LIBYA
     assert len(article_requests(archive)) == len(APRIL_2012_LIBYA)
+    # Not a terminal: progress comes as lines, the last one the run's totals.
+    assert "rferl: 4/4 URLs done, 3 stored, 0 already in the archive" in result.stderr
 
     titles = {r["url"].rsplit("/", 1)[-1]: r for r in open_db(db).query("select * from articles")}
     assert set(titles) == {"24554427.html", "24552510.html", "24541714.html"}
