@@ -100,7 +100,7 @@ class ProgressView:
     stream: TextIO = field(default_factory=lambda: sys.stderr)
     bar: Progress | None = None
     task: TaskID | None = None
-    last_line: float = 0.0
+    last_line: float = float("-inf")
 
     def __enter__(self) -> ProgressView:
         if self.stream.isatty():

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import io
 import os
 import signal
 import subprocess
@@ -23,6 +24,7 @@ from crawler.backfill import BackfillPlan, WindowError, parse_window_date, url_d
 from crawler.discovery import Link
 from crawler.sources import load_sources
 from pipelines.database import open_database
+from scheduler.backfill import ProgressView
 from scheduler.status import history, source_status
 from tests.conftest import FAST, ROOT, open_db, run_newsmon
 from tests.siteserver import FIXTURES, Site, load_manifest
@@ -350,3 +352,31 @@ def test_every_rferl_archive_declaration_is_listed_by_sources_json():
     result = run_newsmon("sources", "--json")
     assert '"kind": "archive_index"' in result.stdout
     assert load_sources()["rferl"].archive_indexes == ("https://www.rferl.org/sitemap.xml",)
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_terminal_gets_a_progress_bar_with_done_total_stored_and_rate():
+    screen = Terminal()
+    values = {"done": 120, "selected": 338, "stored": 41, "pages": 90, "elapsed": 60.0}
+    with ProgressView("rferl", screen) as view:
+        view.update({**values, "sitemaps_read": 3, "sitemaps_queued": 11})
+    shown = screen.getvalue()
+    assert "rferl" in shown and "120/338" in shown and "41 stored" in shown
+    assert "1.50 pages/s" in shown and "sitemaps 3/11" in shown
+
+
+def test_without_a_terminal_progress_is_a_line_every_30_seconds():
+    log = io.StringIO()
+    view = ProgressView("rferl", log)
+    values = {"done": 10, "selected": 40, "stored": 2, "pages": 10, "elapsed": 20.0}
+    view.update(values)
+    view.update({**values, "done": 11})  # within 30 s: no second line
+    view.update({**values, "done": 40}, final=True)
+    lines = log.getvalue().splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("rferl: 10/40 URLs done, 2 stored") and "ETA 60 s" in lines[0]
+    assert lines[1].startswith("rferl: 40/40 URLs done")
