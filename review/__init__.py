@@ -5,6 +5,18 @@ pyproject.toml), so its hooks and ``static/`` files are active whenever Datasett
 newsmon archive.
 """
 
-from review.plugin import asgi_wrapper, extra_css_urls, extra_js_urls, render_cell
+from review.plugin import (
+    asgi_wrapper,
+    extra_css_urls,
+    extra_js_urls,
+    register_output_renderer,
+    render_cell,
+)
 
-__all__ = ["asgi_wrapper", "extra_css_urls", "extra_js_urls", "render_cell"]
+__all__ = [
+    "asgi_wrapper",
+    "extra_css_urls",
+    "extra_js_urls",
+    "register_output_renderer",
+    "render_cell",
+]

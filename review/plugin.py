@@ -10,7 +10,7 @@ from typing import Any
 from datasette import hookimpl
 from markupsafe import Markup, escape
 
-from review import search
+from review import feed, search
 
 # snippet() in the saved search query wraps matches in these; they become <mark> here.
 MARK_START, MARK_END = "[[", "]]"
@@ -66,3 +66,9 @@ def extra_js_urls(datasette: Any) -> list[str]:
 @hookimpl
 def asgi_wrapper(datasette: Any) -> Any:
     return search.wrap
+
+
+@hookimpl
+def register_output_renderer(datasette: Any) -> dict[str, Any]:
+    """``.atom`` on the saved query ``feed``: the archive as a feed to subscribe to."""
+    return {"extension": "atom", "render": feed.render, "can_render": feed.can_render}

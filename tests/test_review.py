@@ -306,3 +306,40 @@ def test_search_takes_what_a_reviewer_types_without_fts_errors(archive: Path, qu
     if "Jufra" in query:
         found = rows(archive, f"/news/articles.json?_search={quoted}")
         assert [r["source"] for r in found] == ["rferl"]
+
+
+def test_the_atom_feed_lists_the_newest_articles_for_a_feed_reader(archive: Path) -> None:
+    import feedparser
+
+    response = get(archive, "/news/feed.atom")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/atom+xml")
+    feed = feedparser.parse(response.content)
+    assert not feed.bozo, feed.get("bozo_exception")
+    assert feed.version == "atom10"
+    stored = rows(archive, "/news/articles.json?_sort_desc=first_seen&_size=max")
+    assert len(feed.entries) == len(stored) == 5
+    by_link = {entry.link: entry for entry in feed.entries}
+    assert set(by_link) == {row["url"] for row in stored}  # public URLs, never the mirror
+    for entry in feed.entries:
+        assert entry.title and entry.summary and entry.updated_parsed
+        assert {tag.scheme for tag in entry.tags} >= {"newsmon:source", "newsmon:site"}
+    seed = by_link[
+        "https://www.rferl.org/a/un-security-council-libya-russia-foreign-fighters/31003211.html"
+    ]
+    assert seed.published.startswith("2020-12-16")
+    assert {tag.term for tag in seed.tags} >= {"rferl", "www.rferl.org", "AFP", "Reuters"}
+    assert "<script>" not in response.text  # the hostile description is text, escaped
+
+
+def test_the_atom_feed_filters_by_source_and_stays_valid_when_empty(archive: Path) -> None:
+    import feedparser
+
+    afp = feedparser.parse(get(archive, "/news/feed.atom?source=afp").content)
+    assert len(afp.entries) == 2
+    assert all("afp" in {t.term for t in e.tags} for e in afp.entries)
+    assert afp.feed.title.endswith("(afp)")
+    empty = get(archive, "/news/feed.atom?source=nosuchsource")
+    assert empty.status_code == 200
+    parsed = feedparser.parse(empty.content)
+    assert not parsed.bozo and parsed.entries == [] and parsed.feed.updated
