@@ -30,7 +30,10 @@ def test_digest_lists_every_new_article_with_its_site_and_link(crawled: Path) ->
     out = result.stdout
     assert out.startswith("newsmon digest: 5 new article(s)")
     assert "Libya oil output falls as Haftar-aligned groups blockade eastern ports" in out
-    assert "https://www.rferl.org/a/un-security-council-libya-russia-foreign-fighters/31003211.html" in out
+    assert (
+        "https://www.rferl.org/a/un-security-council-libya-russia-foreign-fighters/31003211.html"
+        in out
+    )
     assert "www.france24.com, AFP" in out
 
 
