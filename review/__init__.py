@@ -9,7 +9,10 @@ from review.plugin import (
     asgi_wrapper,
     extra_css_urls,
     extra_js_urls,
+    extra_template_vars,
+    menu_links,
     register_output_renderer,
+    register_routes,
     render_cell,
 )
 
@@ -17,6 +20,9 @@ __all__ = [
     "asgi_wrapper",
     "extra_css_urls",
     "extra_js_urls",
+    "extra_template_vars",
+    "menu_links",
     "register_output_renderer",
+    "register_routes",
     "render_cell",
 ]
