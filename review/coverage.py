@@ -10,16 +10,23 @@ page works offline and under the review server's Content-Security-Policy.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from datasette.utils.asgi import NotFound, Response
 
 DAYS = 90
 
+# By publication day, over the 90 days up to the newest article (today, in a live archive;
+# an archive of older stories, such as a backfill or the offline demo, still shows its own).
+ARTICLES_END = """
+select min(substr(max(coalesce(published, first_seen)), 1, 10), strftime('%Y-%m-%d', 'now'))
+from articles
+"""
 ARTICLES_PER_DAY = f"""
 select substr(coalesce(published, first_seen), 1, 10) as day, source, count(*) as articles
 from articles
-where coalesce(published, first_seen) >= strftime('%Y-%m-%d', 'now', '-{DAYS} days')
+where day > date(:end, '-{DAYS} days') and day <= :end
 group by day, source order by day, source
 """
 RUNS_PER_DAY = f"""
@@ -46,9 +53,15 @@ async def coverage(datasette: Any, request: Any) -> Response:
         raise NotFound(f"no database {name}")
     db = datasette.get_database(name)
     tables = set(await db.table_names())
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    end = (await db.execute(ARTICLES_END)).first()[0] or today
     data = {
         "days": DAYS,
-        "articles_per_day": await _rows(db, ARTICLES_PER_DAY) if "articles" in tables else [],
+        "articles_end": end,
+        "runs_end": today,
+        "articles_per_day": await _rows(db, ARTICLES_PER_DAY, end=end)
+        if "articles" in tables
+        else [],
         "runs_per_day": await _runs(db) if "crawl_runs" in tables else [],
         "stories": await _rows(db, MULTI_SOURCE_STORIES) if "stories" in tables else None,
     }
@@ -66,8 +79,8 @@ async def coverage(datasette: Any, request: Any) -> Response:
     return Response.html(html)
 
 
-async def _rows(db: Any, sql: str) -> list[dict[str, Any]]:
-    result = await db.execute(sql)
+async def _rows(db: Any, sql: str, **params: str) -> list[dict[str, Any]]:
+    result = await db.execute(sql, params)
     return [dict(row) for row in result.rows]
 
 

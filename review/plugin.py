@@ -104,7 +104,8 @@ def register_output_renderer(datasette: Any) -> dict[str, Any]:
 @hookimpl
 def extra_template_vars(datasette: Any) -> dict[str, Any]:
     titles = {
-        name: (datasette.metadata(database=name) or {}).get("title") for name in datasette.databases
+        name: datasette.metadata("title", database=name, fallback=False)
+        for name in datasette.databases
     }
     return {"newsmon_database_titles": titles, "newsmon_reading_order": reading_order}
 

@@ -6,12 +6,15 @@ document.addEventListener("DOMContentLoaded", () => {
   const outcome = {
     ok: "#2e7d32", partial: "#8d6e00", blocked: "#6a1b9a", failed: "#c62828", interrupted: "#546e7a",
   };
-  const days = [];
-  const today = new Date();
-  for (let i = data.days - 1; i >= 0; i--) {
-    days.push(new Date(today.getTime() - i * 86400000).toISOString().slice(0, 10));
+  function daysUpTo(end) {
+    const last = new Date(`${end}T00:00:00Z`);
+    const days = [];
+    for (let i = data.days - 1; i >= 0; i--) {
+      days.push(new Date(last.getTime() - i * 86400000).toISOString().slice(0, 10));
+    }
+    return days;
   }
-  function stacked(canvasId, rows, seriesKey, valueKey, colour) {
+  function stacked(canvasId, rows, seriesKey, valueKey, colour, days) {
     const names = [...new Set(rows.map((r) => r[seriesKey]))].sort();
     const datasets = names.map((name, i) => ({
       label: name,
@@ -30,7 +33,9 @@ document.addEventListener("DOMContentLoaded", () => {
       },
     });
   }
-  stacked("chart-articles", data.articles_per_day, "source", "articles", (_, i) => palette[i % palette.length]);
-  stacked("chart-runs", data.runs_per_day, "status", "runs", (name, i) => outcome[name] || palette[i % palette.length]);
+  stacked("chart-articles", data.articles_per_day, "source", "articles", (_, i) => palette[i % palette.length],
+    daysUpTo(data.articles_end));
+  stacked("chart-runs", data.runs_per_day, "status", "runs", (name, i) => outcome[name] || palette[i % palette.length],
+    daysUpTo(data.runs_end));
   document.body.dataset.chartsDrawn = "yes";
 });
