@@ -102,14 +102,17 @@ def test_search_box_accepts_or_near_phrases_and_prefixes(
     assert len(found) >= expected if expected else found == []
 
 
-def test_articles_are_newest_first_with_facets_on_source_agency_language_and_date(
+def test_articles_are_newest_first_with_facets_on_source_agencies_language_and_date(
     archive: Path,
 ) -> None:
     data = get(archive, "/news/articles.json").json()
     published = [row[1] for row in data["rows"]]
     assert published == sorted(published, reverse=True)
-    assert set(data["facet_results"]) == {"source", "agency", "language", "published"}
+    assert set(data["facet_results"]) == {"source", "agencies", "language", "published"}
     sources = {f["value"]: f["count"] for f in data["facet_results"]["source"]["results"]}
+    # The seed story credits "AFP, Reuters": it counts under each agency.
+    agencies = {f["value"]: f["count"] for f in data["facet_results"]["agencies"]["results"]}
+    assert agencies == {"AFP": 3, "Reuters": 2}
     assert sources == {"rferl": 2, "afp": 2, "reuters": 1}
 
 
@@ -158,6 +161,16 @@ def test_an_article_reads_as_paragraphs_with_a_link_and_no_html_rendered(archive
 def test_search_snippets_are_highlighted_and_escaped(archive: Path) -> None:
     page = get(archive, "/news/search?q=Haftar").text
     assert "<mark>Haftar</mark>" in page
+
+
+def test_the_ranked_search_with_an_empty_box_shows_the_form_not_an_fts_error(
+    archive: Path,
+) -> None:
+    for path in ("/news/search", "/news/search?q=", "/news/search?q=%20"):
+        page = get(archive, path)
+        assert page.status_code == 200, page.text[:300]
+        assert "syntax error" not in page.text
+        assert 'name="q"' in page.text and "Accepts OR" in page.text
 
 
 def free_port() -> int:
