@@ -24,7 +24,7 @@ def invoke(*args: str) -> tuple[int, str]:
 
 def test_every_command_has_help_and_is_documented_in_the_readme() -> None:
     contract = {"crawl", "sources", "schedule", "status", "serve", "backfill"}
-    assert contract <= set(cli.commands)
+    assert set(cli.commands) >= contract
     for name, command in cli.commands.items():
         code, output = invoke(name, "--help")
         assert code == 0
