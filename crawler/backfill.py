@@ -98,7 +98,7 @@ def parse_window_date(text: str, *, end: bool = False) -> datetime:
     year, month, day = (int(g) if g else None for g in match.groups())
     assert year is not None
     try:
-        start = date(year, month or 1, day or 1)
+        start = date(year, 1 if month is None else month, 1 if day is None else day)
     except ValueError as exc:
         raise WindowError(f"{text!r} is not a date: {exc}") from None
     if not end:

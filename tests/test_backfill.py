@@ -298,8 +298,9 @@ def test_window_dates_take_whole_years_and_months():
     assert parse_window_date("2020", end=True) == datetime(2021, 1, 1, tzinfo=UTC)
     assert parse_window_date("2020-12", end=True) == datetime(2021, 1, 1, tzinfo=UTC)
     assert parse_window_date("2020-02-29", end=True) == datetime(2020, 3, 1, tzinfo=UTC)
-    with pytest.raises(WindowError):
-        parse_window_date("2020-1-5")
+    for wrong in ("2020-1-5", "2020-00", "2020-01-00", "20-01-01"):
+        with pytest.raises(WindowError):
+            parse_window_date(wrong)
 
 
 def test_the_date_in_a_url_is_read_only_where_it_is_a_date():
