@@ -45,10 +45,18 @@ def test_one_passing_mention_in_a_country_list_is_not_enough():
     assert result.matched == {"Libya": 1}
 
 
-def test_a_passing_mention_in_the_lead_counts_double_but_is_still_not_enough():
-    result = score("Summit", "Arrivals from Tunisia, Libya and Turkey rose.\n\nMore.", TERMS)
+def test_a_mention_in_the_lead_counts_double_but_is_still_not_enough():
+    result = score("Summit", "Ministers from Libya met on Monday.\n\nMore.", TERMS)
     assert result.score == 2.0
+    assert result.subject
     assert not result.is_relevant(THRESHOLD)
+
+
+def test_one_item_of_a_list_in_the_lead_counts_for_its_share_of_the_list():
+    result = score("Summit", "Arrivals from Tunisia, Libya and Turkey rose.\n\nMore.", TERMS)
+    assert result.score == round(2.0 / 3, 1)
+    assert not result.subject
+    assert "1 as one item of a list (of 3)" in result.reason
 
 
 def test_a_headline_mention_alone_passes_the_threshold():
