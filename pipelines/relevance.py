@@ -22,8 +22,10 @@ import functools
 import html
 import logging
 import re
-import re._constants as _sre  # the regex parser's own: a term's literal words, for the pre-check
-import re._parser as _sre_parser
+
+# The regex parser's own modules: the pre-check reads the literal text a term must match.
+import re._constants as _sre  # type: ignore[import-not-found]
+import re._parser as _sre_parser  # type: ignore[import-not-found]
 from dataclasses import dataclass
 from typing import Any
 
@@ -286,7 +288,7 @@ def _list_items(
     after = _words(sentence[span[1] : b])
     left_open = _name_run(before, from_end=True) == len(before)
     right_open = _name_run(after, from_end=False) == len(after)
-    if _capitals(before + ["X"] + after) > most + 1:
+    if _capitals([*before, "X", *after]) > most + 1:
         return 1
     items = [(span[0], span[1])]
     for step, open_ in ((-1, left_open), (1, right_open)):
@@ -361,8 +363,9 @@ def page_may_be_relevant(
     page: attributes and JSON-LD as they are, words split by inline markup ("<b>Lib</b>ya")
     without tags, phrases across a line break ("of<br>National") with tags as spaces.
     """
-    requirements = [_requirement_of(p.pattern, p.flags) for p in terms.values()]
-    if any(r is None for r in requirements):
+    found = [_requirement_of(p.pattern, p.flags) for p in terms.values()]
+    requirements = [r for r in found if r is not None]
+    if len(requirements) < len(found):
         return True  # a term that needs no literal (r"\\w+") may match any page
     page = _decode_entities(_without_code(page_html))
     for invisible in _INVISIBLE:
@@ -471,7 +474,7 @@ def _without_code(page: str) -> str:
 # Entities that only ever stand for markup characters or a space: replaced without a parser.
 _PLAIN_ENTITIES = {"&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": '"', "&#39;": "'"}
 _OTHER_ENTITY = re.compile(r"&(?!(?:amp|lt|gt|quot|#39);)[#\w]+;?")
-_SPACE_ENTITY = re.compile(r"&(?:nbsp|#160|#xa0);?", re.IGNORECASE)
+_SPACE_ENTITY = re.compile(r"&(?:nbsp|#0*160(?!\d)|#x0*a0(?![0-9a-f]));?", re.IGNORECASE)
 
 
 def _decode_entities(page: str) -> str:
