@@ -2,8 +2,8 @@
 
 Where and how Libya is named matters more than how often:
 
-- a Libya term in the headline makes the story about Libya; in the lead (its first one or two
-  sentences) it counts double; in the rest of the text each mention counts once;
+- a Libya term in the headline makes the story about Libya; in the lead (its first sentence)
+  it counts double; in the rest of the text each mention counts once;
 - a term that is one item of an enumeration ("arrivals from Tunisia, Libya, Turkey and
   Morocco", a row of a producers' output table) names Libya as one of many: it counts for
   1/n of a mention, n being the number of items;
@@ -14,6 +14,8 @@ Where and how Libya is named matters more than how often:
 With the default threshold of 3, a headline mention passes alone; a lead mention needs one more
 mention; a story about something else passes only when Libya runs through it or is named
 again and again.
+
+Before any of that, ``PreCheck`` spares the extraction of a page that names no term at all.
 """
 
 from __future__ import annotations
@@ -180,7 +182,8 @@ _WEIGHTS = {"headline": TITLE_WEIGHT, "lead": LEAD_WEIGHT, "text": BODY_WEIGHT}
 
 
 def _reason(mentions: list[_Mention], subject: bool, asides: bool, naming: int, of: int) -> str:
-    """ "mentions: headline, 2 in lead, 9 in text", and why some counted less."""
+    """Where the terms were found ("mentions: headline, 2 in lead, 9 in text") and why some
+    counted less (one item of a list, asides)."""
     if not mentions:
         return "no Libya terms"
     places = []
@@ -359,9 +362,9 @@ def page_may_be_relevant(
     ``\\bLibya\\b``; "haftar", "hafter" or "hifter"; "government of national accord"), looked
     for case-insensitively unless the term is case-sensitive. What extraction reads (title, text,
     metadata) is made of the page's characters with tags removed, entities and JSON ``\\u``
-    escapes decoded and whitespace collapsed, so each literal is looked for in such views of the
-    page: attributes and JSON-LD as they are, words split by inline markup ("<b>Lib</b>ya")
-    without tags, phrases across a line break ("of<br>National") with tags as spaces.
+    escapes decoded and whitespace collapsed, so each literal is looked for in two views of the
+    page: with its tags (attributes, JSON-LD) and without (a word split by inline markup,
+    "<b>Lib</b>ya"); a phrase with all whitespace taken out of it and of the view.
     """
     found = [_requirement_of(p.pattern, p.flags) for p in terms.values()]
     requirements = [r for r in found if r is not None]
@@ -371,16 +374,16 @@ def page_may_be_relevant(
     for invisible in _INVISIBLE:
         if invisible in page:
             page = page.replace(invisible, "")
-    hinted = [_View(h) for h in hints if h]
-    as_is = _View(page)
-    words = [as_is, _View(_TAG.sub("", page)), *hinted]
-    phrases = [as_is, _View(_TAG.sub(" ", page)), *hinted]
+    views = [_View(page), _View(_TAG.sub("", page)), *(_View(h) for h in hints if h)]
     beyond_ascii = []  # JSON-LD read by json.loads: "\\u0644\\u064a\\u0628…" is ليب…
     if _JSON_NON_ASCII.search(page):
         beyond_ascii.append(_View(_JSON_NON_ASCII.sub(lambda m: chr(int(m[1], 16)), page)))
-    return any(_satisfied(r, words, phrases, beyond_ascii) for r in requirements)
+    return any(_satisfied(r, views, beyond_ascii) for r in requirements)
 
 
+# The characters beyond ASCII that a case-insensitive regex takes for ASCII letters:
+# \bLibya\b matches a Turkish headline's "LİBYA".
+_ASCII_FOLDS = {"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"}
 # Bytes of a "word" in a view's word index: ASCII letters and digits, and every byte of UTF-8
 # beyond ASCII (Arabic letters, accented letters); everything else separates words.
 _WORD_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789" + bytes(range(128, 256)))
@@ -396,16 +399,21 @@ class _View:
     """A view of the page. A literal made only of word bytes (most are: "libya", "ليبيا") is
     looked for in the view's distinct words, a few kilobytes however large the page, instead of
     in the whole page: it occurs in the page exactly when it occurs inside one of its words.
-    Other literals (phrases, "al-jufra") are looked for in the whole view, whitespace collapsed.
+    Other literals (phrases, "al-jufra") are looked for in the whole view, whitespace removed.
     Bytes, not str: ``bytes.lower`` and byte search are many times faster on non-Latin pages."""
 
     def __init__(self, text: str):
         self.text = text
         self.raw = text.encode("utf-8", "surrogatepass")
-        self.lowered = self.raw.lower()  # ASCII letters only: enough for ASCII and Arabic terms
+        folded = text
+        for odd, plain in _ASCII_FOLDS.items():
+            if odd in folded:
+                folded = folded.replace(odd, plain)
+        # ASCII letters only: enough for ASCII and Arabic terms.
+        self.lowered = folded.encode("utf-8", "surrogatepass").lower()
         self.found: dict[tuple[str, bool], bool] = {}
         self.indexes: dict[bool, bytes] = {}
-        self.collapsed: dict[bool, bytes] = {}
+        self.compact: dict[bool, bytes] = {}
 
     def has(self, literal: str, case_sensitive: bool) -> bool:
         key = (literal, case_sensitive)
@@ -419,10 +427,13 @@ class _View:
         needle = literal.encode("utf-8", "surrogatepass")
         if all(c in _WORD_BYTES or (case_sensitive and 65 <= c <= 90) for c in needle):
             return needle in self._words(case_sensitive)
-        if case_sensitive not in self.collapsed:
-            source = self.raw if case_sensitive else self.lowered
-            self.collapsed[case_sensitive] = b" ".join(source.split())
-        return needle in self.collapsed[case_sensitive]
+        # A phrase ("government of national accord") or a literal with punctuation: looked
+        # for with all whitespace taken out of both, so that neither a line break in the page
+        # ("National<br>Accord", "Ras<b>\n Lanuf") nor a no-break space can hide it.
+        if case_sensitive not in self.compact:  # str.split: every Unicode space, as extraction
+            compact = _View("".join(self.text.split()))
+            self.compact[case_sensitive] = compact.raw if case_sensitive else compact.lowered
+        return needle.replace(b" ", b"") in self.compact[case_sensitive]
 
     def _words(self, case_sensitive: bool) -> bytes:
         if case_sensitive not in self.indexes:
@@ -432,18 +443,14 @@ class _View:
         return self.indexes[case_sensitive]
 
 
-def _satisfied(
-    requirement: Requirement, words: list[_View], phrases: list[_View], beyond_ascii: list[_View]
-) -> bool:
+def _satisfied(requirement: Requirement, views: list[_View], beyond_ascii: list[_View]) -> bool:
     kind = requirement[0]
     if kind == "lit":
         _, literal, case_sensitive = requirement
-        views = phrases if " " in literal else words
-        if not literal.isascii():
-            views = views + beyond_ascii
-        return any(v.has(literal, case_sensitive) for v in views)
+        among = views + beyond_ascii if not literal.isascii() else views
+        return any(v.has(literal, case_sensitive) for v in among)
     check = all if kind == "and" else any
-    return check(_satisfied(part, words, phrases, beyond_ascii) for part in requirement[1])
+    return check(_satisfied(part, views, beyond_ascii) for part in requirement[1])
 
 
 _CODE = re.compile(r"<(script|style)\b([^>]*)>", re.IGNORECASE)
@@ -555,7 +562,7 @@ def _variants(op: Any, value: Any) -> set[str] | None:
         if len(value) <= 6 and all(kind is _sre.LITERAL for kind, _ in value):
             return {" " if chr(c).isspace() else chr(c) for _, c in value}
         return None
-    if op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT) and value[2] == _SPACES:  # \\s+
+    if op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT) and list(value[2]) == _SPACES:  # \\s+
         return {" "} if value[0] >= 1 else {"", " "}
     if op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT) and value[1] <= 1:
         inner = _sequence_variants(list(value[2]))

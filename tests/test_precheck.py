@@ -97,6 +97,8 @@ def page(body: str, head: str = "") -> str:
         ("", "Fighting in Misurata and Sebha"),
         ("", "Field Marshal Hifter"),
         ("", "the LNA said"),
+        ("", "LİBYA'DA ÇATIŞMA"),  # Turkish capitals: the regex takes İ for i
+        ("", "Government of National\u00a0Accord"),  # a no-break space character
     ],
 )
 def test_a_term_anywhere_in_the_page_passes_the_precheck(head, body):
@@ -131,6 +133,9 @@ def test_a_term_the_precheck_cannot_reduce_to_text_passes_every_page():
     assert not page_may_be_relevant(page("Stocks rose."), compile_terms([r"\w+ crisis"]))
     assert not page_may_be_relevant(page("Stocks rose."), compile_terms([r"Sudan\w*"]))
     assert page_may_be_relevant(page("Sudanese refugees"), compile_terms([r"Sudan\w*"]))
+    ras = compile_terms([r"\bRas\s+Lanuf\b"])
+    assert page_may_be_relevant(page("Ras<br>\n  Lanuf"), ras)
+    assert not page_may_be_relevant(page("Ras Tanura; Lanuf"), ras)
 
 
 def test_case_sensitive_and_anchored_terms_are_looked_for_as_they_match():
