@@ -110,17 +110,13 @@ def test_a_term_anywhere_in_the_page_passes_the_precheck(head, body):
     [
         "Stocks rose in London and Paris.",
         "The gna of the signal",  # the acronym is case-sensitive
-        "A government of national unity was formed in Pretoria.",  # a phrase split... is not split
+        "A government of national reconciliation was formed in Pretoria.",
         "<script>var tags = 'libya,haftar';</script>Stocks rose.",  # script code is never text
         "<style>.libya { color: red }</style>Stocks rose.",
     ],
 )
 def test_a_page_without_any_term_outside_code_fails_the_precheck(body):
-    if "national unity" in body:
-        # "Government of National Unity" is a term (GNU): the page passes, as it must.
-        assert page_may_be_relevant(page(body), TERMS)
-    else:
-        assert not page_may_be_relevant(page(body), TERMS)
+    assert not page_may_be_relevant(page(body), TERMS)
 
 
 def test_a_feed_title_naming_libya_passes_a_page_that_does_not():
