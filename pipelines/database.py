@@ -125,7 +125,6 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     db.table("crawl_runs").create_index(["run_id"])
 
 
-
 @migrations()
 def m010_agency_list(db: sqlite_utils.Database) -> None:
     """``agencies``: the ``agency`` credit as a JSON list, so that Datasette's array facet
@@ -137,6 +136,7 @@ def m010_agency_list(db: sqlite_utils.Database) -> None:
              else '["' || replace(agency, ', ', '","') || '"]' end
            ) virtual"""
     )
+
 
 @contextmanager
 def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
