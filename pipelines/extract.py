@@ -24,6 +24,7 @@ from crawler.sources import SiteQuirks, Source, load_sites, load_sources
 from crawler.urls import article_key, article_url, host_of
 from pipelines import Rejected
 from pipelines.metadata import PageMetadata, jsonld_people, jsonld_text, read_metadata, split_names
+from pipelines.relevance import PreCheck
 from pipelines.workers import WorkerFailed, WorkerPool, WorkerTimedOut, default_workers
 
 logger = logging.getLogger(__name__)
@@ -243,6 +244,7 @@ class ExtractPipeline:
         self.sources: dict[str, Source] = load_sources(settings.get("NEWSMON_SOURCES"))
         self.sites = load_sites(settings.get("NEWSMON_SOURCES"))
         self.min_chars = settings.getint("NEWSMON_MIN_TEXT_CHARS")
+        self.precheck = PreCheck.from_settings(settings)
         self.workers = WorkerPool(
             settings.getint("NEWSMON_EXTRACT_WORKERS") or default_workers(),
             settings.getfloat("NEWSMON_EXTRACT_TIMEOUT"),
@@ -262,6 +264,7 @@ class ExtractPipeline:
         source = self.sources[item.source]
         stats = self.crawler.stats
         assert stats is not None
+        self.precheck.check(item, stats)  # a page naming no Libya term is not worth extracting
         extraction = self.workers.run(
             extract_page,
             item.html,

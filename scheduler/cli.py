@@ -14,10 +14,13 @@ from typing import Any
 
 import click
 
+from crawler.backfill import WindowError
 from crawler.origins import OriginMapError, parse_origin
 from crawler.sources import Source, SourceError, load_sources, parse_duration
 from pipelines.database import DatabaseError, open_database
+from review import digest as digests
 from review.serve import serve as serve_archive
+from scheduler.backfill import Backfill, BackfillOptions, backfill_job, check_plan
 from scheduler.crawl import CrawlJob, CrawlResult, run_crawls
 from scheduler.daemon import Daemon
 from scheduler.status import UNHEALTHY_FAILURES, source_status
@@ -214,6 +217,78 @@ def crawl(
         raise SystemExit(1)
 
 
+@cli.command()
+@click.argument("source_names", metavar="[SOURCE]...", nargs=-1)
+@click.option(
+    "--since",
+    required=True,
+    metavar="DATE",
+    help="Start of the window: YYYY-MM-DD, YYYY-MM or YYYY.",
+)
+@click.option(
+    "--until",
+    metavar="DATE",
+    help="End of the window, inclusive (a month or year: all of it).  [default: now]",
+)
+@click.option(
+    "--all-urls",
+    is_flag=True,
+    help="Fetch every URL in the window, not only those whose slug names a Libya term.",
+)
+@click.option(
+    "--max-pages",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Fetch at most N article pages this run (a rerun fetches the next N).",
+)
+@crawl_options
+def backfill(
+    source_names: tuple[str, ...],
+    since: str,
+    until: str | None,
+    all_urls: bool,
+    max_pages: int | None,
+    db_path: Path,
+    settings: tuple[str, ...],
+    origin_maps: tuple[str, ...],
+    log_dir: Path | None,
+    timeout: int | None,
+) -> None:
+    """Fill the archive with past stories from the sources' archive sitemaps (default: every
+    enabled source that declares one), politely, through the ordinary pipelines.
+
+    Shows progress; Ctrl-C or SIGTERM stops cleanly and a rerun resumes without refetching.
+    Exits 0 when every source ran (ok or partial), 1 otherwise.
+    """
+    declared = declared_sources()
+    for name in source_names:
+        if name not in declared:
+            raise BadArgument(f"unknown source {name!r} (declared: {', '.join(declared)})")
+        if not declared[name].archive_indexes:
+            raise BadArgument(f"source {name!r} declares no archive (discovery kind archive_index)")
+    names = list(dict.fromkeys(source_names)) or [
+        s.name for s in declared.values() if s.enabled and s.archive_indexes
+    ]
+    options = BackfillOptions(since, until, all_urls, max_pages)
+    overrides, mapping = parse_settings(settings), parse_origin_maps(origin_maps)
+    try:
+        check_plan(options, overrides)
+    except WindowError as exc:
+        raise BadArgument(str(exc)) from None
+    db = prepare_database(db_path)
+    logs = logs_dir(db, log_dir)
+    runner = Backfill(timeout)
+    results = runner.run([backfill_job(n, db, options, overrides, mapping, logs) for n in names])
+    print_summary(results)
+    if runner.stopped:
+        click.echo(
+            f"Stopped by {signal.Signals(runner.stopped[0]).name}; rerun to resume.", err=True
+        )
+        raise SystemExit(128 + runner.stopped[0])
+    if not all(result.ok for result in results):
+        raise SystemExit(1)
+
+
 def print_summary(results: list[CrawlResult]) -> None:
     header = (
         f"{'source':<10} {'status':<8} {'pages':>5} {'stored':>6} {'dupes':>5} "
@@ -351,3 +426,40 @@ def serve(db_path: Path, host: str, port: int) -> None:
     if not db_path.exists():
         raise click.ClickException(f"{db_path} does not exist: run `newsmon crawl` first")
     serve_archive(db_path.expanduser().resolve(), host, port)  # read-only: never migrates
+
+
+@cli.command()
+@db_option
+@click.option(
+    "--since",
+    default="24h",
+    show_default=True,
+    help="How far back: a duration (90m, 24h, 7d, 2w) or a date (2026-11-28).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(digests.FORMATS),
+    default="text",
+    show_default=True,
+    help="text for a terminal or plain mail, markdown, or html for an HTML mail.",
+)
+def digest(db_path: Path, since: str, fmt: str) -> None:
+    """Print the articles stored since a time, grouped by story, for a cron job to mail.
+
+    Prints "nothing new" (and exits 0) when there is nothing.
+    """
+    try:
+        moment = digests.parse_since(since)
+    except ValueError as exc:
+        raise BadArgument(f"--since: {exc}") from None
+    if not db_path.exists():
+        raise click.ClickException(f"{db_path} does not exist: run `newsmon crawl` first")
+    try:
+        db = open_database(db_path)
+    except DatabaseError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        click.echo(digests.render(digests.collect(db, moment), moment, fmt), nl=False)
+    finally:
+        db.close()
