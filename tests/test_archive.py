@@ -11,7 +11,7 @@ import pytest
 import sqlite_utils
 
 from crawler.items import Article
-from pipelines.database import migrations, DatabaseError, open_database
+from pipelines.database import DatabaseError, migrations, open_database
 from pipelines.store import NO_TEXT_ATTEMPTS, Archive
 
 TABLES = {
