@@ -49,12 +49,22 @@ TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 
 # Below every middleware: the origin map (so they all see public URLs only), and no request
 # to a host that has blocked this run.
+# Nothing but http(s): a hostile sitemap listing file:///etc/passwd or s3://... gets no
+# handler at all (crawler.offsite refuses such URLs before they get this far).
 DOWNLOAD_HANDLERS = {
     "http": "crawler.handler.DownloadHandler",
     "https": "crawler.handler.DownloadHandler",
+    "file": None,
+    "data": None,
+    "s3": None,
+    "ftp": None,
 }
+# Discovery URLs once a run; articles deduped by pipelines.dedupe.SeenUrlsMiddleware.
+DUPEFILTER_CLASS = "pipelines.dedupe.RunDupeFilter"
 
 DOWNLOADER_MIDDLEWARES = {
+    # First of all, whatever dont_filter says: only http(s) on the source's domains.
+    "crawler.offsite.SourceBoundsMiddleware": 40,
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "crawler.middlewares.RobotsTxtMiddleware": 100,
     # After the offsite check (50): skip article URLs already judged in an earlier run.

@@ -22,6 +22,7 @@ from crawler.discovery import DiscoveryError, Link, parse_feed, parse_listing, p
 from crawler.encoding import page_text
 from crawler.items import FetchFailure, Page
 from crawler.middlewares import AlreadySeen
+from crawler.offsite import on_domains, refuse
 from crawler.origins import parse_origin_map, publicize
 from crawler.sources import Source, load_sources
 from crawler.urls import article_key, article_url, canonicalize_url, host_of
@@ -36,6 +37,7 @@ class SourceSpider(Spider):
     source: Source
     allowed_domains: list[str]
     origin_map: dict[str, str]
+    refused_places: set[str]  # scheme://host of refused links, each logged once
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SourceSpider:
@@ -45,6 +47,7 @@ class SourceSpider(Spider):
         # Read here so a bad map fails the crawl at once, not each request as NotSupported.
         spider.origin_map = parse_origin_map(crawler.settings.get("NEWSMON_ORIGIN_MAP") or {})
         spider.allowed_domains = list(spider.source.domains)
+        spider.refused_places = set()
         return spider
 
     async def start(self) -> AsyncIterator[Any]:
@@ -61,8 +64,8 @@ class SourceSpider(Spider):
             url,
             callback=callback,
             errback=self.discovery_failed,
-            # Feeds and sitemaps change all the time: never filtered as duplicates of a run.
-            dont_filter=True,
+            # Not dont_filter: that would skip Scrapy's offsite check too. The URL dupefilter
+            # (pipelines.dedupe.RunDupeFilter) fetches a sitemap listed twice only once.
             priority=10,
             meta={"newsmon_kind": kind},
         )
@@ -78,7 +81,9 @@ class SourceSpider(Spider):
             return
         for child in sitemap.children:
             child_url = canonicalize_url(child.url) if "?" not in child.url else child.url
-            if self.source.follows_sitemap(child_url) and not self._too_old(child):
+            if not on_domains(child_url, self.source.domains):
+                refuse(self.crawler, self.refused_places, child_url, "sitemap child")
+            elif self.source.follows_sitemap(child_url) and not self._too_old(child):
                 yield self.discovery_request(child_url, "sitemap")
         yield from self.article_requests(sitemap.links, kind)
 
@@ -161,9 +166,7 @@ class SourceSpider(Spider):
                 url,
                 callback=self.parse_article,
                 errback=self.article_failed,
-                # SeenUrlsMiddleware dedupes article links by key; Scrapy's URL dupefilter
-                # would also swallow redirect loops silently instead of failing them.
-                dont_filter=True,
+                # SeenUrlsMiddleware dedupes article links by key, not the URL dupefilter.
                 meta={
                     "newsmon_kind": "article",
                     "newsmon_key": article_key(url, self.source),
