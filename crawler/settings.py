@@ -19,6 +19,10 @@ ROBOTSTXT_OBEY = True
 CONCURRENT_REQUESTS = 8
 CONCURRENT_REQUESTS_PER_DOMAIN = 1
 DOWNLOAD_DELAY = 2.0
+# Scrapy 2.19 varies each delay by ±50% by default (1-3 s for a 2 s delay); newsmon does not
+# disguise its rhythm, so the delay is a floor: requests to a site start at least this far
+# apart, more when AutoThrottle or the site's robots.txt Crawl-delay (crawler.handler) asks.
+DOWNLOAD_DELAY_JITTER = 0.0
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 2.0
 AUTOTHROTTLE_MAX_DELAY = 60.0

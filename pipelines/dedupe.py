@@ -1,8 +1,9 @@
 """Dedupe, before and after the fetch.
 
-Before: ``RunDupeFilter`` fetches a discovery URL once a run; ``SeenUrlsMiddleware`` drops a request for an article URL whose outcome is already
+Before: ``SeenUrlsMiddleware`` drops a request for an article URL whose outcome is already
 final (stored, duplicate, irrelevant, ...) or that this run has already requested under
-another link (utm parameters, AMP, slug-less RFE/RL ids all map to one key).
+another link (utm parameters, AMP, slug-less RFE/RL ids all map to one key); ``RunDupeFilter``
+fetches a feed or sitemap once a run.
 After: ``DedupePipeline`` drops an article whose canonical URL or exact text is already in
 the archive, and the store remembers what it duplicated for review.
 """
