@@ -5,6 +5,13 @@ pyproject.toml), so its hooks and ``static/`` files are active whenever Datasett
 newsmon archive.
 """
 
+from review.access import permission_allowed
 from review.plugin import asgi_wrapper, extra_css_urls, extra_js_urls, render_cell
 
-__all__ = ["asgi_wrapper", "extra_css_urls", "extra_js_urls", "render_cell"]
+__all__ = [
+    "asgi_wrapper",
+    "extra_css_urls",
+    "extra_js_urls",
+    "permission_allowed",
+    "render_cell",
+]

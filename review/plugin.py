@@ -10,7 +10,7 @@ from typing import Any
 from datasette import hookimpl
 from markupsafe import Markup, escape
 
-from review import search
+from review import headers, search
 
 # snippet() in the saved search query wraps matches in these; they become <mark> here.
 MARK_START, MARK_END = "[[", "]]"
@@ -65,4 +65,7 @@ def extra_js_urls(datasette: Any) -> list[str]:
 
 @hookimpl
 def asgi_wrapper(datasette: Any) -> Any:
-    return search.wrap
+    def wrap(app: Any) -> Any:
+        return headers.wrap(search.wrap(app))
+
+    return wrap
