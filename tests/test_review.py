@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,8 @@ from datasette.app import Datasette
 
 from pipelines.database import open_database
 from pipelines.store import Archive
-from review.serve import metadata_for
+from review.headers import content_security_policy, script_hash
+from review.serve import datasette_for, metadata_for
 from tests.conftest import FAST, ROOT, open_db, run_newsmon
 from tests.siteserver import origin_map_args, serve_sites
 
@@ -131,7 +134,7 @@ def test_every_saved_query_runs_and_finds_rows(archive: Path) -> None:
 def test_internal_tables_are_hidden_and_the_archive_is_described(archive: Path) -> None:
     tables = {t["name"]: t["hidden"] for t in get(archive, "/news.json").json()["tables"]}
     for internal in ("pages", "_sqlite_migrations", "articles_fts", "articles_fts_data"):
-        assert tables[internal] is True
+        assert internal not in tables  # not readable (403), so not listed either
     for visible in ("articles", "crawl_runs", "seen_urls", "duplicates"):
         assert tables[visible] is False
     home = get(archive, "/").text
@@ -306,3 +309,105 @@ def test_search_takes_what_a_reviewer_types_without_fts_errors(archive: Path, qu
     if "Jufra" in query:
         found = rows(archive, f"/news/articles.json?_search={quoted}")
         assert [r["source"] for r in found] == ["rferl"]
+
+
+INTERNAL_PATHS = [
+    "/news/pages",
+    "/news/pages.json",
+    "/news/pages.csv",
+    "/news/pages/1",
+    "/news/_sqlite_migrations.json",
+    "/news/articles_fts.json",
+    "/news/articles_fts_data.json",
+]
+
+
+@pytest.mark.parametrize("path", INTERNAL_PATHS)
+def test_raw_pages_and_internal_tables_answer_403(archive: Path, path: str) -> None:
+    assert get(archive, path).status_code == 403
+
+
+def sql_get(db_path: Path, path: str, *, allow_sql: bool) -> Any:
+    async def fetch() -> Any:
+        return await datasette_for(db_path, allow_sql=allow_sql).client.get(path)
+
+    return asyncio.run(fetch())
+
+
+@pytest.mark.parametrize(
+    "sql", ["select * from pages", "select count(*) from articles", "select 1"]
+)
+def test_arbitrary_sql_is_off_unless_allowed(archive: Path, sql: str) -> None:
+    path = "/news.json?sql=" + urllib.request.quote(sql)
+    assert sql_get(archive, path, allow_sql=False).status_code == 403
+    assert (
+        sql_get(archive, "/news?sql=" + urllib.request.quote(sql), allow_sql=False).status_code
+        == 403
+    )
+    assert sql_get(archive, path, allow_sql=True).status_code == 200
+
+
+def test_saved_queries_answer_with_sql_off(archive: Path) -> None:
+    for path in ("/news/search.json?q=Haftar", "/news/crawl_health.json"):
+        response = sql_get(archive, path, allow_sql=False)
+        assert response.status_code == 200, path
+        assert response.json()["rows"]
+
+
+def inline_scripts(page: str) -> list[str]:
+    return re.findall(r"<script>(.*?)</script>", page, re.DOTALL)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/", "/news", "/news/articles", "/news/search?q=Haftar", "/news/pages", "/-/search?q=Libya"],
+)
+def test_every_response_carries_a_restrictive_content_security_policy(
+    archive: Path, path: str
+) -> None:
+    response = get(archive, path)
+    policy = dict(
+        part.strip().split(" ", 1)
+        for part in response.headers["content-security-policy"].split(";")
+    )
+    assert policy["default-src"] == "'none'"
+    assert policy["frame-ancestors"] == "'none'"
+    assert "unsafe-inline" not in policy["script-src"] and "*" not in policy["script-src"]
+    for script in inline_scripts(response.text):  # Datasette's own, allowed by hash
+        assert script_hash(script) in policy["script-src"], script[:80]
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_an_injected_script_would_not_be_allowed_by_the_policy() -> None:
+    assert script_hash("alert('x')") not in content_security_policy()
+
+
+def test_serve_on_a_public_address_warns_and_writes_no_metadata_file(
+    archive: Path, tmp_path: Path
+) -> None:
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    port = free_port()
+    argv = ["serve", "--db", str(archive), "--host", "0.0.0.0", "--port", str(port)]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "scheduler", *argv],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TMPDIR": str(private_tmp)},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base + "/-/versions.json")
+        with urllib.request.urlopen(base + "/news/articles.json") as response:
+            assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(base + "/news/pages.json")
+        assert refused.value.code == 403
+        assert list(private_tmp.iterdir()) == []
+    finally:
+        server.terminate()
+        _, stderr = server.communicate(timeout=10)
+    assert "exposed" in stderr and "without authentication" in stderr
+    assert "Traceback" not in stderr
