@@ -66,6 +66,6 @@ def extra_js_urls(datasette: Any) -> list[str]:
 @hookimpl
 def asgi_wrapper(datasette: Any) -> Any:
     def wrap(app: Any) -> Any:
-        return headers.wrap(search.wrap(app))
+        return headers.wrap(search.wrap(app, datasette))
 
     return wrap

@@ -27,6 +27,7 @@ from datasette.app import Datasette
 from pipelines.database import open_database
 from pipelines.store import Archive
 from review.headers import content_security_policy, script_hash
+from review.search import rewrite
 from review.serve import datasette_for, metadata_for
 from tests.conftest import FAST, ROOT, open_db, run_newsmon
 from tests.siteserver import origin_map_args, serve_sites
@@ -411,3 +412,65 @@ def test_serve_on_a_public_address_warns_and_writes_no_metadata_file(
         _, stderr = server.communicate(timeout=10)
     assert "exposed" in stderr and "without authentication" in stderr
     assert "Traceback" not in stderr
+
+
+FTS5_QUERIES = [
+    "Libya NOT (Tripoli OR Lebanon)",
+    "(Haftar OR Dbeibah) AND Libya",
+    "title:Libya",
+    "{title}:Libya NOT text:Wagner",
+    "-text:Libya",
+    "NEAR(Derna flood, 5)",
+    '"foreign fighters" OR Sirt*',
+    "^Libya",
+]
+
+
+@pytest.mark.parametrize("query", FTS5_QUERIES)
+def test_fts5_syntax_means_what_it_means_in_sqlite(archive: Path, query: str) -> None:
+    expected = {
+        row["rowid"]
+        for row in open_db(archive).query(
+            "select rowid from articles_fts where articles_fts match ?", [query]
+        )
+    }
+    quoted = urllib.request.quote(query)
+    found = {r["id"] for r in rows(archive, f"/news/articles.json?_search={quoted}&_size=max")}
+    assert found == expected
+    saved = {r["id"] for r in rows(archive, f"/news/search.json?q={quoted}")}
+    assert saved == expected
+
+
+def test_a_column_filter_and_a_negated_group_keep_their_meaning(archive: Path) -> None:
+    in_titles = rows(archive, "/news/articles.json?_search=" + urllib.request.quote("title:Libya"))
+    assert in_titles and all("libya" in r["title"].lower() for r in in_titles)
+    query = urllib.request.quote("Libya NOT (Tripoli OR Lebanon)")
+    for row in rows(archive, f"/news/articles.json?_search={query}&_size=max"):
+        assert "tripoli" not in (row["title"] + row["text"]).lower()
+
+
+@pytest.mark.parametrize("query", ["Libya AND", "NEAR(", "(Tripoli", "nosuchcolumn:Libya"])
+def test_a_search_fts5_cannot_parse_gets_a_readable_message(archive: Path, query: str) -> None:
+    quoted = urllib.request.quote(query)
+    page = get(archive, f"/news/articles?_search={quoted}")
+    assert page.status_code == 400
+    assert "Search not understood" in page.text and "Invalid SQL" not in page.text
+    data = get(archive, f"/news/search.json?q={quoted}")
+    assert data.status_code == 400
+    assert data.json()["error"].startswith("Search not understood")
+
+
+@pytest.mark.parametrize(
+    ("path", "query_string"),
+    [
+        ("/news/crawl_runs.json", b"_search=al-Jufra"),
+        ("/news/articles.json", b"q=al-Jufra&title__contains=al-Jufra"),
+        ("/news/search.json", b"_search=al-Jufra"),
+        ("/-/search", b"q=al-Jufra"),
+        ("/news/seen_urls", b"q=al-Jufra"),
+    ],
+)
+def test_only_the_articles_search_and_the_saved_search_are_rewritten(
+    path: str, query_string: bytes
+) -> None:
+    assert rewrite(path, query_string) == (query_string, [])
