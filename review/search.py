@@ -141,14 +141,18 @@ def wrap(app: Any, datasette: Any) -> Any:
     """ASGI middleware applying ``fts_safe`` to the search parameters of the articles table
     and the saved search query, and answering 400 to a search FTS5 cannot parse."""
 
+    known: dict[str, list[str]] = {}
+
     async def columns(path: str) -> list[str]:
         database = unquote(path.split("/")[1])
-        try:
-            found = await datasette.get_database(database).table_columns(FTS_TABLE)
-        except (KeyError, sqlite3.Error):
-            return []
-        # table_xinfo also lists FTS5's hidden columns (the table's own name, rank).
-        return [c for c in found if c not in (FTS_TABLE, "rank")]
+        if database not in known:
+            try:
+                found = await datasette.get_database(database).table_columns(FTS_TABLE)
+            except (KeyError, sqlite3.Error):
+                return []
+            # table_xinfo also lists FTS5's hidden columns (the table's own name, rank).
+            known[database] = [c for c in found if c not in (FTS_TABLE, "rank")]
+        return known[database]
 
     async def wrapped(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope.get("type") != "http" or not scope.get("query_string"):
