@@ -25,7 +25,14 @@ from hypothesis import strategies as st
 from lxml import html
 
 from crawler.dates import parse_date, to_datetime
-from crawler.discovery import DiscoveryError, Sitemap, parse_feed, parse_listing, parse_sitemap
+from crawler.discovery import (
+    MAX_XML_BYTES,
+    DiscoveryError,
+    Sitemap,
+    parse_feed,
+    parse_listing,
+    parse_sitemap,
+)
 from pipelines.extract import Extracted, extract_page
 from pipelines.metadata import read_metadata
 from tests.siteserver import FIXTURES, Route, Site
@@ -344,3 +351,10 @@ def test_entities_in_an_article_page_stay_text(secret: Path) -> None:
     )
     found = extract_page(page, "https://www.example.com/a")
     assert "TOPSECRET" not in repr(found)
+
+
+def test_a_gzip_bomb_sitemap_is_refused_at_the_size_limit() -> None:
+    bomb = gzip.compress(b"<urlset>" + b" " * (MAX_XML_BYTES + 2**20) + b"</urlset>")
+    assert len(bomb) < 200_000  # a small download
+    with pytest.raises(DiscoveryError, match="expands beyond"):
+        parse_sitemap(bomb)
