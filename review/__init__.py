@@ -6,12 +6,25 @@ newsmon archive.
 """
 
 from review.access import permission_allowed
-from review.plugin import asgi_wrapper, extra_css_urls, extra_js_urls, render_cell
+from review.plugin import (
+    asgi_wrapper,
+    extra_css_urls,
+    extra_js_urls,
+    extra_template_vars,
+    menu_links,
+    register_output_renderer,
+    register_routes,
+    render_cell,
+)
 
 __all__ = [
     "asgi_wrapper",
     "extra_css_urls",
     "extra_js_urls",
+    "extra_template_vars",
+    "menu_links",
     "permission_allowed",
+    "register_output_renderer",
+    "register_routes",
     "render_cell",
 ]
