@@ -2,14 +2,17 @@
 
 Safe by default: arbitrary SQL is off unless asked for, the raw pages and internal tables
 answer 403 (review.access), responses carry a Content-Security-Policy (review.headers). The
-metadata is handed to Datasette in memory: no file that another user of the machine could
-create, replace or symlink first.
+metadata reaches Datasette through an anonymous in-memory file: no file that another user
+of the machine could create, replace or symlink first.
 """
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
+import json
+import os
+import sys
+import tempfile
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -41,8 +44,7 @@ def metadata_for(db: Path, *, allow_sql: bool = False) -> dict[str, Any]:
 
 
 def datasette_for(db: Path, *, allow_sql: bool = False) -> Datasette:
-    # A plain (not immutable) file: Datasette opens it read-only and sees new rows as a
-    # crawl writes them (WAL), which an immutable database would not.
+    """The review server as an object (for tests and scripts), configured as `serve` runs it."""
     return Datasette([str(db)], metadata=metadata_for(db, allow_sql=allow_sql), settings=SETTINGS)
 
 
@@ -67,10 +69,36 @@ def exposure_warning(host: str, allow_sql: bool) -> str | None:
     )
 
 
-def serve(db: Path, host: str, port: int, *, allow_sql: bool = False) -> None:
-    """Run Datasette in this process until it is stopped (Ctrl-C or SIGTERM)."""
-    import uvicorn  # Datasette's own server
+def datasette_argv(db: Path, metadata: str, host: str, port: int) -> list[str]:
+    # A plain (not -i) file: Datasette opens it read-only and sees new rows as a crawl
+    # writes them (WAL), which an immutable database would not.
+    argv = [sys.executable, "-m", "datasette", "serve", str(db), "--metadata", metadata]
+    argv += ["--host", host, "--port", str(port)]
+    for name, value in SETTINGS.items():
+        text = ("on" if value else "off") if isinstance(value, bool) else str(value)
+        argv += ["--setting", name, text]
+    return argv
 
-    datasette = datasette_for(db, allow_sql=allow_sql)
-    asyncio.run(datasette.invoke_startup())
-    uvicorn.run(datasette.app(), host=host, port=port, log_level="info", lifespan="on", workers=1)
+
+def metadata_path(metadata: dict[str, Any]) -> str:
+    """A path Datasette can read the metadata from, that no other user can create or change.
+
+    On Linux, an anonymous in-memory file (memfd) inherited across exec: nothing on disk.
+    Elsewhere, a private temporary file (mode 0600, unpredictable name, created exclusively).
+    """
+    data = json.dumps(metadata).encode("utf-8")
+    if hasattr(os, "memfd_create"):
+        fd = os.memfd_create("newsmon-metadata", 0)  # not close-on-exec: Datasette reads it
+        with open(fd, "wb", closefd=False) as memory:
+            memory.write(data)
+        return f"/dev/fd/{fd}"
+    fd, name = tempfile.mkstemp(prefix="newsmon-metadata-", suffix=".json")
+    with open(fd, "wb") as private:
+        private.write(data)
+    return name
+
+
+def serve(db: Path, host: str, port: int, *, allow_sql: bool = False) -> None:
+    """Replace this process with Datasette (so signals and exit codes are Datasette's)."""
+    argv = datasette_argv(db, metadata_path(metadata_for(db, allow_sql=allow_sql)), host, port)
+    os.execv(argv[0], argv)
