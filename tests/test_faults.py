@@ -158,7 +158,8 @@ CASES = [
     ),
     Case(
         "no-text",
-        [html("<html><head><title>Menu</title></head><body><nav>Home</nav></body></html>")],
+        # A Libya term in the menu, so the relevance pre-check lets it through to extraction.
+        [html("<html><head><title>Menu</title></head><body><nav>Home Libya</nav></body></html>")],
         outcome="no_text",
     ),
     Case(
