@@ -9,6 +9,7 @@ Run it by hand, from the checkout's root, to try newsmon offline:  python -m tes
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
 import struct
@@ -17,6 +18,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from email.message import Message
+from email.utils import parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -51,6 +54,24 @@ def load_manifest(host: str) -> dict[str, Route]:
     }
 
 
+def etag(route: Route) -> str:
+    return '"' + hashlib.sha1(route.body).hexdigest()[:16] + '"'
+
+
+def not_modified(route: Route, headers: Message) -> bool:
+    """A conditional GET the route's current body satisfies (RFC 9110: If-None-Match wins;
+    If-Modified-Since counts only where the route declares a Last-Modified)."""
+    if match := headers.get("If-None-Match"):
+        return etag(route) in [tag.strip() for tag in match.split(",")]
+    since, modified = headers.get("If-Modified-Since"), route.headers.get("Last-Modified")
+    if since and modified:
+        try:
+            return parsedate_to_datetime(modified) <= parsedate_to_datetime(since)
+        except (TypeError, ValueError):
+            return False
+    return False
+
+
 class Site:
     """One host's server: a route table, optional override handler, and a request log."""
 
@@ -59,6 +80,7 @@ class Site:
         self.routes = routes
         self.handler = handler
         self.requests: list[str] = []
+        self.not_modified: list[str] = []  # requests answered 304
         self.times: list[tuple[str, float]] = []  # (path, monotonic time) of each request
         site = self
 
@@ -72,9 +94,17 @@ class Site:
                 if route.fault == "hang":
                     time.sleep(30)
                     return
+                if route.status == 200 and not_modified(route, self.headers):
+                    site.not_modified.append(self.path)
+                    self.send_response(304)
+                    self.send_header("ETag", etag(route))
+                    self.end_headers()
+                    return
                 self.send_response(route.status)
                 self.send_header("Content-Type", route.content_type)
                 self.send_header("Content-Length", str(len(route.body)))
+                if route.status == 200:
+                    self.send_header("ETag", etag(route))
                 for name, value in route.headers.items():
                     self.send_header(name, value)
                 self.end_headers()
@@ -180,6 +210,8 @@ if __name__ == "__main__":
         print("Serving the fixture sites. Crawl them with:\n")
         print(
             "  newsmon crawl --db offline.db -s DOWNLOAD_DELAY=0 -s AUTOTHROTTLE_ENABLED=false "
+            # The captures are years old: no live window, or nothing would be read.
+            "-s NEWSMON_LIVE_DAYS=0 "
             + " ".join(f"--origin-map {s.public_origin}={s.origin}" for s in running.values())
         )
         print("\nCtrl-C to stop.")
