@@ -129,13 +129,14 @@ def _newest_fields(article: Article, now: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Change:
-    kind: str  # "same", "added", "removed"
-    text: str
+    kind: str  # "same", "added", "removed", or "changed" (one paragraph reworded)
+    text: str  # the paragraph (for "changed", its new wording)
+    words: tuple[tuple[str, str], ...] = ()  # for "changed": (kind, words) runs
 
 
 def paragraph_diff(old: str, new: str) -> list[Change]:
-    """What changed from ``old`` to ``new``, paragraph by paragraph (the unit a reader sees:
-    a revised death toll is one paragraph removed and its new wording added)."""
+    """What changed from ``old`` to ``new``, paragraph by paragraph (the unit a reader sees);
+    a paragraph reworded in place (a revised death toll) shows which words changed."""
     before = [p.strip() for p in old.split("\n\n") if p.strip()]
     after = [p.strip() for p in new.split("\n\n") if p.strip()]
     changes: list[Change] = []
@@ -143,7 +144,25 @@ def paragraph_diff(old: str, new: str) -> list[Change]:
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
         if op == "equal":
             changes.extend(Change("same", p) for p in before[i1:i2])
-            continue
-        changes.extend(Change("removed", p) for p in before[i1:i2])
-        changes.extend(Change("added", p) for p in after[j1:j2])
+        elif op == "replace" and i2 - i1 == j2 - j1:
+            for a, b in zip(before[i1:i2], after[j1:j2], strict=True):
+                changes.append(Change("changed", b, word_diff(a, b)))
+        else:
+            changes.extend(Change("removed", p) for p in before[i1:i2])
+            changes.extend(Change("added", p) for p in after[j1:j2])
     return changes
+
+
+def word_diff(old: str, new: str) -> tuple[tuple[str, str], ...]:
+    """Runs of ("same" | "removed" | "added", words) turning ``old`` into ``new``."""
+    a, b = old.split(), new.split()
+    runs: list[tuple[str, str]] = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if op == "equal":
+            runs.append(("same", " ".join(a[i1:i2])))
+            continue
+        if i2 > i1:
+            runs.append(("removed", " ".join(a[i1:i2])))
+        if j2 > j1:
+            runs.append(("added", " ".join(b[j1:j2])))
+    return tuple(runs)
