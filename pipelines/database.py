@@ -204,5 +204,3 @@ def m002_versions(db: sqlite_utils.Database) -> None:
     )
     for column in ("updated", "not_modified", "refetched"):
         db.table("crawl_runs").add_column(column, int)
-    # The duplicates table names the link that was followed and the URL the page claimed.
-    db.table("duplicates").add_column("claimed_url", str)

@@ -129,12 +129,10 @@ class Archive:
         keys = list(keys)
         with write_transaction(self.db):
             if duplicate_of:
-                followed, claimed = keys[-1][1], keys[0][1]
                 self.db.table("duplicates").insert(
                     {
                         "source": source,
-                        "url": followed,
-                        "claimed_url": claimed if claimed != followed else None,
+                        "url": keys[0][1],
                         "duplicate_of": duplicate_of,
                         "reason": reason,
                         "found": now,

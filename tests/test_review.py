@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import html
 import json
 import os
 import shutil
@@ -23,6 +24,7 @@ from typing import Any
 import pytest
 from datasette.app import Datasette
 
+from crawler.dates import utc_now
 from crawler.items import Article
 from pipelines.database import open_database
 from pipelines.store import Archive
@@ -74,12 +76,12 @@ def revise(store: Archive, url: str) -> None:
         **{f.name: row.get(f.name) for f in dataclasses.fields(Article) if f.name in row},
         key=row["url_key"],
         requested_key=row["url_key"],
-        fetched="2026-11-29T12:00:00Z",
+        fetched=utc_now(),
         html="<html></html>",
     )
     article.authors = json.loads(row["authors"])
     article.matched_terms = json.loads(row["matched_terms"])
-    article.text = lead.replace("Russia", "Moscow <b>officially</b>", 1) + "\n\n" + rest
+    article.text = "Revised <b>lead</b> " + lead.split(" ", 1)[1] + "\n\n" + rest
     article.content_hash = "revised"
     record_revision(store.db, row["id"], article)
 
@@ -182,8 +184,9 @@ def test_an_articles_versions_show_what_changed_newest_first_escaped(archive: Pa
     versions = rows(archive, f"/news/article_history.json?article={article}")
     assert [v["version"] for v in versions] == [2, 1]
     page = get(archive, f"/news/article_history?article={article}").text
-    assert "<del>Russia</del>" in page
-    assert "<ins>Moscow &lt;b&gt;officially&lt;/b&gt;</ins>" in page
+    (first,) = rows(archive, f"/news/article_versions.json?article_id={article}&version=1")
+    assert f"<del>{html.escape(first['text'].split()[0])}</del>" in page
+    assert "<ins>Revised &lt;b&gt;lead&lt;/b&gt;</ins>" in page
     assert "paragraph(s) unchanged" in page and "First version." in page
     (updated,) = rows(archive, "/news/recently_updated.json")
     assert (updated["id"], updated["versions"]) == (article, 2)
