@@ -5,19 +5,23 @@ reached from a crawl through ``--origin-map https://<host>=http://127.0.0.1:<por
 request is logged, so tests can assert what was (and was not) fetched.
 
 Run it by hand, from the checkout's root, to try newsmon offline:  python -m tests.siteserver
+(``--revised`` serves one RFE/RL story as updated since: see README, "News changes").
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
+import re
 import socket
 import struct
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.message import Message
 from email.utils import parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -205,8 +209,29 @@ def origin_map_args(sites: dict[str, Site]) -> list[str]:
     return args
 
 
+# The demo's news update: a story whose figures were revised after it was first published.
+REVISED_STORY = "/a/wagner-libya-sirte-jufra-mercenaries-synthetic/31010001.html"
+REVISION = (b"several hundred Wagner contractors", b"more than 1,000 Wagner contractors")
+
+
+def publish_revision(site: Site) -> None:
+    """The RFE/RL Wagner story as updated: one figure revised in its text, and its entry in
+    the latest-articles sitemap given a new lastmod (now), as a CMS does on an edit."""
+    story = site.routes[REVISED_STORY]
+    assert REVISION[0] in story.body
+    site.routes[REVISED_STORY] = replace(story, body=story.body.replace(*REVISION))
+    latest = site.routes["/sitemap_8_latest.xml.gz"]
+    xml = gzip.decompress(latest.body).decode("utf-8")
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    xml = re.sub(r"(" + re.escape(REVISED_STORY) + r"</loc><lastmod>)[^<]+", rf"\g<1>{now}", xml)
+    site.routes["/sitemap_8_latest.xml.gz"] = replace(latest, body=gzip.compress(xml.encode()))
+
+
 if __name__ == "__main__":
     with serve_sites() as running:
+        if "--revised" in sys.argv[1:]:
+            publish_revision(running["www.rferl.org"])
+            print(f"Serving www.rferl.org{REVISED_STORY} as revised (one figure changed).")
         print("Serving the fixture sites. Crawl them with:\n")
         print(
             "  newsmon crawl --db offline.db -s DOWNLOAD_DELAY=0 -s AUTOTHROTTLE_ENABLED=false "

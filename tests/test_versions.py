@@ -17,7 +17,7 @@ import pytest
 
 from pipelines.versions import paragraph_diff
 from tests.conftest import open_db, run_newsmon
-from tests.siteserver import FIXTURES, Route, Site
+from tests.siteserver import FIXTURES, REVISED_STORY, Route, Site, publish_revision
 
 TEMPLATE = (
     FIXTURES / "synthetic/rferl/rferl_2020-12-20_wagner-libya-sirte-jufra_synthetic.html"
@@ -306,3 +306,23 @@ def test_first_run_reads_only_the_live_window(rferl):
     assert rferl.article_requests() == [recent]
     rferl.crawl("NEWSMON_LIVE_DAYS=0")  # no window for this run: the old entry too
     assert rferl.article_requests() == [old]
+
+
+def test_offline_demo_update_shows_as_version_2(sites, crawl):
+    """The README's walk-through: crawl the demo sites, publish the revision, crawl again."""
+    assert crawl().returncode == 0
+    publish_revision(sites["www.rferl.org"])
+
+    again = crawl()
+
+    assert again.returncode == 0, again.stderr
+    assert "updated" in again.stdout.splitlines()[0]
+    db = open_db(crawl.db_path)
+    (row,) = db.query(
+        "select a.text, count(v.id) as versions from articles a "
+        "join article_versions v on v.article_id = a.id where a.url like ? group by a.id",
+        ["%" + REVISED_STORY],
+    )
+    assert row["versions"] == 2 and "more than 1,000 Wagner contractors" in row["text"]
+    (run,) = db.query("select * from crawl_runs where source = 'rferl' order by id desc limit 1")
+    assert (run["updated"], run["refetched"]) == (1, 1)
