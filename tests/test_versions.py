@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.store import Archive
 from pipelines.versions import paragraph_diff
 from tests.conftest import open_db, run_newsmon
 from tests.siteserver import FIXTURES, REVISED_STORY, Route, Site, publish_revision
@@ -326,3 +327,17 @@ def test_offline_demo_update_shows_as_version_2(sites, crawl):
     assert row["versions"] == 2 and "more than 1,000 Wagner contractors" in row["text"]
     (run,) = db.query("select * from crawl_runs where source = 'rferl' order by id desc limit 1")
     assert (run["updated"], run["refetched"]) == (1, 1)
+
+
+def test_duplicate_of_an_article_never_stored_is_not_final(tmp_path):
+    archive = Archive.open(str(tmp_path / "news.db"))
+    lost = "https://www.rferl.org/a/lost/1.html"  # its write failed: no articles row
+    archive.record_outcome(
+        "rferl",
+        [("rferl:2", "https://www.rferl.org/a/copy/2.html")],
+        "duplicate",
+        "same text",
+        duplicate_of=lost,
+    )
+    assert "rferl:2" not in archive.settled_keys()
+    archive.close()
