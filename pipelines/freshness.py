@@ -6,8 +6,8 @@ A URL with a final outcome is not fetched again without a reason. Two reasons co
   ``updated``) carries a date later than our last fetch of it, so the page changed since;
 - **recent**: the article is young (published, or first seen, within
   ``NEWSMON_RECHECK_HOURS``) and has not been checked for a quarter of its age at its last
-  check, so a two-line "breaking" stub is looked at again after minutes, a day-old story
-  after hours; at most ``NEWSMON_RECHECK_BUDGET`` of these per run.
+  check (ten minutes at least), so a two-line "breaking" stub is looked at again after
+  minutes, a day-old story after hours; at most ``NEWSMON_RECHECK_BUDGET`` of these per run.
 
 Every re-check is a conditional request (``If-None-Match`` / ``If-Modified-Since`` from the
 validators of the last fetch), so an unchanged page costs a 304 and no body.
@@ -30,8 +30,10 @@ from pipelines.database import write_transaction
 FINAL_OUTCOMES = ("stored", "duplicate", "irrelevant", "no_agency_credit", "gone")
 # A page that once had no text may be a broken response: retried this often, then given up.
 NO_TEXT_ATTEMPTS = 3
-# A young page is checked again once this fraction of its age at the last check has passed.
+# A young page is checked again once this fraction of its age at the last check has passed,
+# and never sooner than RECHECK_MIN_SPACING after it (so back-to-back runs cost nothing).
 RECHECK_SPACING = 0.25
+RECHECK_MIN_SPACING = timedelta(minutes=10)
 
 
 class NotModified(AlreadySeen):
@@ -84,7 +86,7 @@ class Known:
         last = to_datetime(self.last_seen)
         if born is None or last is None or now - born > window:
             return False
-        return now - last >= (last - born) * RECHECK_SPACING
+        return now - last >= max((last - born) * RECHECK_SPACING, RECHECK_MIN_SPACING)
 
 
 def load_known(db: sqlite_utils.Database) -> dict[str, Known]:
