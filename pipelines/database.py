@@ -125,6 +125,19 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     db.table("crawl_runs").create_index(["run_id"])
 
 
+@migrations()
+def m010_agency_list(db: sqlite_utils.Database) -> None:
+    """``agencies``: the ``agency`` credit as a JSON list, so that Datasette's array facet
+    counts an "AFP, Reuters" article under AFP and under Reuters. A virtual generated
+    column: computed on read, nothing to keep in step on write."""
+    db.execute(
+        """alter table articles add column agencies text generated always as (
+             case when agency is null or agency = '' then '[]'
+             else '["' || replace(agency, ', ', '","') || '"]' end
+           ) virtual"""
+    )
+
+
 @contextmanager
 def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     """A transaction that takes the write lock at its start (BEGIN IMMEDIATE).
