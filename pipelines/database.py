@@ -209,6 +209,12 @@ def m002_versions(db: sqlite_utils.Database) -> None:
              (article_id, version, title, text, modified, content_hash, fetched)
            select id, 1, title, text, modified, content_hash, first_seen from articles"""
     )
+    # An article deleted by hand takes its history with it: a later article reusing its
+    # rowid must start again at version 1.
+    db.execute(
+        """create trigger article_versions_follow_article after delete on articles
+           begin delete from article_versions where article_id = old.id; end"""
+    )
     # What the last fetch of a URL told us: its HTTP validators and the date its discovery
     # entry (sitemap lastmod, feed updated) carried. Written when the response arrives.
     db.table("fetch_state").create(
