@@ -28,8 +28,10 @@ from pipelines.database import write_transaction
 
 # Outcomes after which a URL is not fetched again without a reason.
 FINAL_OUTCOMES = ("stored", "duplicate", "irrelevant", "no_agency_credit", "gone")
-# A page that once had no text may be a broken response: retried this often, then given up.
+# A page that once had no text may be a broken response, and one whose extraction hung or
+# killed its worker may have met a passing fault: retried this often, then given up.
 NO_TEXT_ATTEMPTS = 3
+RETRIED_OUTCOMES = ("no_text", "extract_failed")
 # A young page is checked again once this fraction of its age at the last check has passed,
 # and never sooner than RECHECK_MIN_SPACING after it (so back-to-back runs cost nothing).
 RECHECK_SPACING = 0.25
@@ -58,7 +60,7 @@ class Known:
     @property
     def settled(self) -> bool:
         """Not fetched again unless something says the page changed."""
-        if self.outcome == "no_text":
+        if self.outcome in RETRIED_OUTCOMES:
             return self.attempts >= NO_TEXT_ATTEMPTS
         if self.outcome == "duplicate":
             return self.original_stored  # an original that was never written is no reason

@@ -24,10 +24,10 @@ from crawler.dates import utc_now
 from crawler.items import Article, FetchFailure, Page
 from pipelines import Rejected
 from pipelines.database import open_database, write_transaction
-from pipelines.freshness import NO_TEXT_ATTEMPTS, load_known
+from pipelines.freshness import NO_TEXT_ATTEMPTS, RETRIED_OUTCOMES, load_known
 from pipelines.versions import add_version, record_revision, stored_from_same_link
 
-__all__ = ["NO_TEXT_ATTEMPTS", "Archive", "ArchivePipeline", "StorePipeline"]
+__all__ = ["NO_TEXT_ATTEMPTS", "RETRIED_OUTCOMES", "Archive", "ArchivePipeline", "StorePipeline"]
 
 logger = logging.getLogger(__name__)
 
