@@ -60,6 +60,8 @@ def main() -> None:
                 "DOWNLOAD_DELAY=0",
                 "-s",
                 "AUTOTHROTTLE_ENABLED=false",
+                "-s",
+                "NEWSMON_LIVE_DAYS=0",
                 *origin_map_args(sites),
             ],
             stderr=subprocess.DEVNULL,

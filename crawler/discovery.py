@@ -142,11 +142,14 @@ def parse_feed(body: bytes) -> tuple[Link, ...]:
             continue
         title = _child_text(item, "title")
         published = _child_text(item, "pubDate", "published", "date", "updated")
+        # Atom's <updated> (and dcterms:modified) moves when an entry is revised.
+        updated = _child_text(item, "updated", "modified")
         links.append(
             Link(
                 url=url,
                 title=" ".join(title.split()) if title else None,
                 published=parse_date(published),
+                lastmod=parse_date(updated),
             )
         )
     return tuple(links)

@@ -115,6 +115,14 @@ NEWSMON_EXTRACT_TIMEOUT = 60
 NEWSMON_MAX_RETRY_AFTER = 120
 # Pages whose text is shorter than this are not articles (teasers, galleries, block pages).
 NEWSMON_MIN_TEXT_CHARS = 200
+# A live crawl reads discovery entries of the last N days (each source's `live_days`, 7 by
+# default); set this to override them all for a run, 0 for no window (history: backfill).
+NEWSMON_LIVE_DAYS = None
+# Known pages published in the last N hours are asked again (conditionally: an unchanged
+# page costs a 304), at most NEWSMON_RECHECK_BUDGET of them per run; pages whose discovery
+# entry says they changed are always asked again.
+NEWSMON_RECHECK_HOURS = 48
+NEWSMON_RECHECK_BUDGET = 20
 
 # --- backfill (`newsmon backfill`, crawler/backfill.py) ------------------------------------
 # A date (YYYY[-MM[-DD]]) turns the run into a backfill of the source's archive_index sitemaps.

@@ -53,7 +53,7 @@ class Source:
     agency: str = ""
     licensee_domains: tuple[str, ...] = ()
     sitemap_follow: tuple[re.Pattern[str], ...] = ()
-    max_age_days: int | None = None
+    live_days: int = 7
     url_rewrites: tuple[tuple[re.Pattern[str], str], ...] = ()
     interval: str = "30m"
     silence_days: int = 7
@@ -180,7 +180,7 @@ def _parse_site(entry: Any, where: str) -> SiteQuirks:
     )
 
 
-_FIELDS = {f.name for f in fields(Source)}
+_FIELDS = {f.name for f in fields(Source)} | {"max_age_days"}
 
 
 def _parse_source(entry: Any, where: str) -> Source:
@@ -237,9 +237,7 @@ def _parse_source(entry: Any, where: str) -> Source:
     enabled = entry.get("enabled", True)
     if not isinstance(enabled, bool):
         raise fail("enabled", "must be true or false")
-    max_age = entry.get("max_age_days")
-    if max_age is not None and (not isinstance(max_age, int) or max_age <= 0):
-        raise fail("max_age_days", "must be a positive integer")
+    live_days = _live_days(entry, fail)
     silence = entry.get("silence_days", 7)
     if not isinstance(silence, int) or silence <= 0:
         raise fail("silence_days", "must be a positive integer")
@@ -270,12 +268,23 @@ def _parse_source(entry: Any, where: str) -> Source:
         agency=agency,
         licensee_domains=licensees,
         sitemap_follow=patterns("sitemap_follow"),
-        max_age_days=max_age,
+        live_days=live_days,
         url_rewrites=tuple(rewrites),
         interval=interval,
         silence_days=silence,
         notes=" ".join(text("notes", "").split()),
     )
+
+
+def _live_days(entry: dict[str, Any], fail: Any) -> int:
+    """How many days back a live crawl reads; ``max_age_days`` is its older name."""
+    if "live_days" in entry and "max_age_days" in entry:
+        raise fail("max_age_days", "an older name of 'live_days': give only one of them")
+    name = "max_age_days" if "max_age_days" in entry else "live_days"
+    days = entry.get(name, 7)
+    if not isinstance(days, int) or isinstance(days, bool) or days < 0:
+        raise fail(name, "must be a whole number of days (0: no limit)")
+    return days
 
 
 def _parse_discovery(value: Any, domains: tuple[str, ...], fail: Any) -> tuple[Discovery, ...]:

@@ -191,3 +191,43 @@ def _refuse_newer_schema(db: sqlite_utils.Database, path: Path) -> None:
             f"{path} was written by a newer newsmon (unknown migration {unknown[0]}); "
             "upgrade newsmon to use it"
         )
+
+
+@migrations()
+def m002_versions(db: sqlite_utils.Database) -> None:
+    """Revisions, conditional re-checks and what a run re-checked (issue #8)."""
+    db.table("article_versions").create(
+        {
+            "id": int,
+            "article_id": int,
+            "version": int,
+            "title": str,
+            "text": str,
+            "modified": str,
+            "content_hash": str,
+            "fetched": str,
+        },
+        pk="id",
+        not_null={"article_id", "version", "title", "text"},
+    )
+    db.table("article_versions").create_index(["article_id", "version"], unique=True)
+    # Every article stored before versions existed has its first text as version 1.
+    db.execute(
+        """insert into article_versions
+             (article_id, version, title, text, modified, content_hash, fetched)
+           select id, 1, title, text, modified, content_hash, first_seen from articles"""
+    )
+    # An article deleted by hand takes its history with it: a later article reusing its
+    # rowid must start again at version 1.
+    db.execute(
+        """create trigger article_versions_follow_article after delete on articles
+           begin delete from article_versions where article_id = old.id; end"""
+    )
+    # What the last fetch of a URL told us: its HTTP validators and the date its discovery
+    # entry (sitemap lastmod, feed updated) carried. Written when the response arrives.
+    db.table("fetch_state").create(
+        {"key": str, "etag": str, "last_modified": str, "lastmod": str, "checked": str},
+        pk="key",
+    )
+    for column in ("updated", "not_modified", "refetched"):
+        db.table("crawl_runs").add_column(column, int)

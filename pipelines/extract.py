@@ -18,7 +18,7 @@ import trafilatura
 from lxml import etree, html
 from scrapy.crawler import Crawler
 
-from crawler.dates import parse_date, zone_of
+from crawler.dates import day_first_for, parse_date, zone_of
 from crawler.items import Article, Page
 from crawler.sources import SiteQuirks, Source, load_sites, load_sources
 from crawler.urls import article_key, article_url, host_of
@@ -94,11 +94,14 @@ def extract_page(
     if not text:
         return None
     authors, organisations = _authors(meta, tree, quirks)
+    # 01/02/2024 is January in en-US and February in en-GB: the page's locale decides.
+    day_first = day_first_for(meta.first("og:locale") or meta.lang)
     modified = parse_date(
         jsonld_text(ld.get("dateModified"))
-        or meta.first("article:modified_time", "og:updated_time", "og:article:modified_time")
+        or meta.first("article:modified_time", "og:updated_time", "og:article:modified_time"),
+        day_first=day_first,
     )
-    published = _published(meta, modified, hint_published)
+    published = _published(meta, hint_published, day_first)
     return Extracted(
         title=title,
         text=text,
@@ -188,7 +191,7 @@ def _authors(
     return list(dict.fromkeys(p for p in people if p)), organisations
 
 
-def _published(meta: PageMetadata, modified: str | None, hint: str | None) -> str | None:
+def _published(meta: PageMetadata, hint: str | None, day_first: bool | None) -> str | None:
     raw = jsonld_text(meta.jsonld.get("datePublished")) or meta.first(
         "article:published_time",
         "og:article:published_time",
@@ -200,7 +203,7 @@ def _published(meta: PageMetadata, modified: str | None, hint: str | None) -> st
     # AFP Fact Check writes "2023-09-14 10:32" with no zone, but its og:updated_time carries
     # the site's offset: read the bare value in that offset rather than guess UTC.
     zone = zone_of(meta.first("og:updated_time", "article:modified_time"))
-    return parse_date(raw, default_tz=zone) or hint or None
+    return parse_date(raw, default_tz=zone, day_first=day_first) or hint or None
 
 
 def _language(meta: PageMetadata, default: str) -> str:
@@ -230,6 +233,19 @@ def detect_agencies(text: str, credited: list[str], meta: PageMetadata) -> list[
             if pattern.search(value):
                 found.add(agency)
     return sorted(found)
+
+
+def adopted_url(page: Page, canonical: str | None, source: Source) -> str:
+    """The URL an article is stored under. A page's claims about its own URL (rel=canonical,
+    og:url, JSON-LD url, then where a redirect led) count only when they name an article URL
+    of the source: a home page, a section, another site or a mirror is not this article's
+    URL, and then the link that was followed stands."""
+    for claim in (canonical, page.final_url):
+        if claim:
+            url = article_url(claim, source)
+            if host_of(url) in source.domains and source.is_article_url(url):
+                return url
+    return page.url
 
 
 def content_hash(text: str) -> str:
@@ -301,11 +317,7 @@ class ExtractPipeline:
         return Rejected("extract_failed", message)
 
     def to_article(self, page: Page, extracted: Extracted, source: Source) -> Article:
-        url = page.url
-        canonical = extracted.canonical
-        # A canonical link on another site (syndication) or a mirror is not this article's URL.
-        if canonical and host_of(article_url(canonical, source)) in source.domains:
-            url = article_url(canonical, source)
+        url = adopted_url(page, extracted.canonical, source)
         site = host_of(page.final_url)
         agencies = set(extracted.agencies)
         if source.agency and site in source.licensee_domains and source.agency not in agencies:

@@ -131,6 +131,10 @@ class RunRecorder:
             "requests": stats.get("downloader/request_count", 0),
             "pages": stats.get("newsmon/article_pages", 0),
             "stored": stats.get("newsmon/stored", 0),
+            # Re-checks of known pages: new versions, 304s, and bodies fetched again.
+            "updated": stats.get("newsmon/updated", 0),
+            "not_modified": stats.get("newsmon/not_modified", 0),
+            "refetched": stats.get("newsmon/refetched", 0),
             "duplicates": stats.get("newsmon/rejected/duplicate", 0),
             "irrelevant": stats.get("newsmon/rejected/irrelevant", 0),
             "rejected": _count(stats, "newsmon/rejected/"),

@@ -24,15 +24,12 @@ from crawler.dates import utc_now
 from crawler.items import Article, FetchFailure, Page
 from pipelines import Rejected
 from pipelines.database import open_database, write_transaction
+from pipelines.freshness import NO_TEXT_ATTEMPTS, RETRIED_OUTCOMES, load_known
+from pipelines.versions import add_version, record_revision, stored_from_same_link
+
+__all__ = ["NO_TEXT_ATTEMPTS", "RETRIED_OUTCOMES", "Archive", "ArchivePipeline", "StorePipeline"]
 
 logger = logging.getLogger(__name__)
-
-# Outcomes after which a URL is not fetched again.
-FINAL_OUTCOMES = ("stored", "duplicate", "irrelevant", "no_agency_credit", "gone")
-# A page that once had no text may be a broken response, and one whose extraction hung or
-# killed its worker may have met a passing fault: retried this often, then given up.
-NO_TEXT_ATTEMPTS = 3
-RETRIED_OUTCOMES = ("no_text", "extract_failed")
 
 
 class Archive:
@@ -46,14 +43,8 @@ class Archive:
         return cls(open_database(path))
 
     def settled_keys(self) -> set[str]:
-        """Keys of URLs whose outcome is final: never fetched again."""
-        placeholders = ", ".join("?" for _ in FINAL_OUTCOMES)
-        rows = self.db.execute(
-            f"select key from seen_urls where outcome in ({placeholders}) "
-            "or (outcome in (?, ?) and attempts >= ?)",
-            [*FINAL_OUTCOMES, *RETRIED_OUTCOMES, NO_TEXT_ATTEMPTS],
-        )
-        return {row[0] for row in rows}
+        """Keys of URLs whose outcome is final: not fetched again without a reason."""
+        return {key for key, known in load_known(self.db).items() if known.settled}
 
     def find_duplicate(self, article: Article) -> tuple[str, str] | None:
         """(url of the stored article, why) when ``article`` is already in the archive."""
@@ -100,6 +91,7 @@ class Archive:
             ).fetchone():
                 return False
             articles.insert(record)
+            add_version(self.db, articles.last_pk, article, 1)
             html = article.html.encode("utf-8")
             self.db.table("pages").upsert(
                 {
@@ -159,16 +151,22 @@ class Archive:
         article_url: str | None,
         now: str,
     ) -> None:
+        # A stored article's row keeps its outcome whatever a later page claiming its URL,
+        # or a later check of it, is judged: only its last_seen moves.
+        keep = "(seen_urls.outcome = 'stored' and excluded.outcome != 'stored')"
         for key, key_url in dict(keys).items():
             self.db.execute(
-                """insert into seen_urls
+                f"""insert into seen_urls
                      (key, url, source, outcome, reason, http_status, attempts, article_url,
                       first_seen, last_seen)
                    values (?, ?, ?, ?, ?, ?, 1, ?, ?, ?)
                    on conflict(key) do update set
-                     outcome = excluded.outcome, reason = excluded.reason,
-                     http_status = excluded.http_status, attempts = attempts + 1,
-                     article_url = coalesce(excluded.article_url, article_url),
+                     outcome = iif({keep}, outcome, excluded.outcome),
+                     reason = iif({keep}, reason, excluded.reason),
+                     http_status = iif({keep}, http_status, excluded.http_status),
+                     attempts = iif({keep} or outcome = excluded.outcome, attempts + 1, 1),
+                     article_url = iif({keep}, article_url,
+                                       coalesce(excluded.article_url, article_url)),
                      last_seen = excluded.last_seen""",
                 [key, key_url or url, source, outcome, reason[:500], status, article_url, now, now],
             )
@@ -228,6 +226,8 @@ class StorePipeline(ArchivePipeline):
             raise Rejected(outcome, f"not fetched: {item.url} ({item.reason})")
         if not isinstance(item, Article):
             return item
+        if (article_id := stored_from_same_link(self.archive.db, item)) is not None:
+            return self._revise(article_id, item)
         try:
             stored = self.archive.store_article(item)
         except sqlite3.OperationalError as exc:
@@ -240,6 +240,16 @@ class StorePipeline(ArchivePipeline):
             raise Rejected("duplicate", f"already stored: {item.url}")
         self.crawler.stats.inc_value("newsmon/stored")
         logger.info("Stored %s: %s", item.url, item.title)
+        return item
+
+    def _revise(self, article_id: int, item: Article) -> Article:
+        assert self.archive is not None and self.crawler.stats is not None
+        revision = record_revision(self.archive.db, article_id, item)
+        if revision.changed:
+            self.crawler.stats.inc_value("newsmon/updated")
+            logger.info("Updated %s to version %d: %s", item.url, revision.version, item.title)
+        else:
+            self.crawler.stats.inc_value("newsmon/unchanged")
         return item
 
     def item_dropped(

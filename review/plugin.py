@@ -12,6 +12,7 @@ from datasette import hookimpl
 from datasette.utils.asgi import Response
 from markupsafe import Markup, escape
 
+from pipelines.versions import paragraph_diff
 from review import coverage, feed, headers, search
 
 # snippet() in the saved search query wraps matches in these; they become <mark> here.
@@ -22,6 +23,36 @@ def paragraphs(text: str) -> Markup:
     parts = [p.strip() for p in text.split("\n\n") if p.strip()]
     body = "".join(f"<p>{escape(p)}</p>" for p in parts)
     return Markup(f'<div class="newsmon-text">{body}</div>')
+
+
+def changes(old: str, new: str) -> Markup:
+    """What changed between two versions of a text, escaped: changed paragraphs whole, with
+    removed words struck and added words marked; unchanged paragraphs counted, not shown."""
+    if not old:
+        return Markup('<p class="newsmon-first">First version.</p>') + paragraphs(new)
+    parts: list[str] = []
+    unchanged = 0
+    for change in paragraph_diff(old, new):
+        if change.kind == "same":
+            unchanged += 1
+            continue
+        if unchanged:
+            parts.append(f'<p class="newsmon-same">… {unchanged} paragraph(s) unchanged …</p>')
+            unchanged = 0
+        if change.kind == "changed":
+            words = " ".join(_word(kind, text) for kind, text in change.words)
+            parts.append(f"<p>{words}</p>")
+        else:
+            parts.append(f"<p>{_word(change.kind, change.text)}</p>")
+    if unchanged:
+        parts.append(f'<p class="newsmon-same">… {unchanged} paragraph(s) unchanged …</p>')
+    body = "".join(parts) or "<p>Same text (the title changed).</p>"
+    return Markup(f'<div class="newsmon-diff">{body}</div>')
+
+
+def _word(kind: str, text: str) -> str:
+    tag = {"removed": "del", "added": "ins"}.get(kind)
+    return f"<{tag}>{escape(text)}</{tag}>" if tag else str(escape(text))
 
 
 def highlighted(snippet: str) -> Markup:
@@ -68,8 +99,10 @@ def render_cell(
         return _article_link(row, value, database, datasette)
     if not isinstance(value, str):
         return None
-    if column == "text" and table == "articles":
+    if column == "text" and table in ("articles", "article_versions"):
         return paragraphs(value)
+    if column == "changes" and isinstance(pair := _json_list(value), list) and len(pair) == 2:
+        return changes(str(pair[0] or ""), str(pair[1] or ""))
     if column == "snippet":
         return highlighted(value)
     if column == "authors" and (names := _json_list(value)) is not None:

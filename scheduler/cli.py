@@ -292,7 +292,7 @@ def backfill(
 
 def print_summary(results: list[CrawlResult]) -> None:
     header = (
-        f"{'source':<10} {'status':<8} {'pages':>5} {'stored':>6} {'dupes':>5} "
+        f"{'source':<10} {'status':<8} {'pages':>5} {'stored':>6} {'updated':>7} {'dupes':>5} "
         f"{'irrelevant':>10} {'blocked':>7} {'errors':>6} {'secs':>6}"
     )
     click.echo(header)
@@ -300,6 +300,7 @@ def print_summary(results: list[CrawlResult]) -> None:
         row = r.row
         click.echo(
             f"{r.source:<10} {r.status:<8} {row.get('pages') or 0:>5} {row.get('stored') or 0:>6}"
+            f" {row.get('updated') or 0:>7}"
             f" {row.get('duplicates') or 0:>5} {row.get('irrelevant') or 0:>10}"
             f" {row.get('blocked') or 0:>7} {row.get('errors') or 0:>6} {r.seconds:>6.1f}"
         )

@@ -5,18 +5,25 @@ reached from a crawl through ``--origin-map https://<host>=http://127.0.0.1:<por
 request is logged, so tests can assert what was (and was not) fetched.
 
 Run it by hand, from the checkout's root, to try newsmon offline:  python -m tests.siteserver
+(``--revised`` serves one RFE/RL story as updated since: see README, "News changes").
 """
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
+import re
 import socket
 import struct
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from email.message import Message
+from email.utils import parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -52,6 +59,24 @@ def load_manifest(host: str, name: str = "manifest.json") -> dict[str, Route]:
     }
 
 
+def etag(route: Route) -> str:
+    return '"' + hashlib.sha1(route.body).hexdigest()[:16] + '"'
+
+
+def not_modified(route: Route, headers: Message) -> bool:
+    """A conditional GET the route's current body satisfies (RFC 9110: If-None-Match wins;
+    If-Modified-Since counts only where the route declares a Last-Modified)."""
+    if match := headers.get("If-None-Match"):
+        return etag(route) in [tag.strip() for tag in match.split(",")]
+    since, modified = headers.get("If-Modified-Since"), route.headers.get("Last-Modified")
+    if since and modified:
+        try:
+            return parsedate_to_datetime(modified) <= parsedate_to_datetime(since)
+        except (TypeError, ValueError):
+            return False
+    return False
+
+
 class Site:
     """One host's server: a route table, optional override handler, and a request log."""
 
@@ -60,6 +85,7 @@ class Site:
         self.routes = routes
         self.handler = handler
         self.requests: list[str] = []
+        self.not_modified: list[str] = []  # requests answered 304
         self.times: list[tuple[str, float]] = []  # (path, monotonic time) of each request
         site = self
 
@@ -73,9 +99,17 @@ class Site:
                 if route.fault == "hang":
                     time.sleep(30)
                     return
+                if route.status == 200 and not_modified(route, self.headers):
+                    site.not_modified.append(self.path)
+                    self.send_response(304)
+                    self.send_header("ETag", etag(route))
+                    self.end_headers()
+                    return
                 self.send_response(route.status)
                 self.send_header("Content-Type", route.content_type)
                 self.send_header("Content-Length", str(len(route.body)))
+                if route.status == 200:
+                    self.send_header("ETag", etag(route))
                 for name, value in route.headers.items():
                     self.send_header(name, value)
                 self.end_headers()
@@ -176,11 +210,34 @@ def origin_map_args(sites: dict[str, Site]) -> list[str]:
     return args
 
 
+# The demo's news update: a story whose figures were revised after it was first published.
+REVISED_STORY = "/a/wagner-libya-sirte-jufra-mercenaries-synthetic/31010001.html"
+REVISION = (b"several hundred Wagner contractors", b"more than 1,000 Wagner contractors")
+
+
+def publish_revision(site: Site) -> None:
+    """The RFE/RL Wagner story as updated: one figure revised in its text, and its entry in
+    the latest-articles sitemap given a new lastmod (now), as a CMS does on an edit."""
+    story = site.routes[REVISED_STORY]
+    assert REVISION[0] in story.body
+    site.routes[REVISED_STORY] = replace(story, body=story.body.replace(*REVISION))
+    latest = site.routes["/sitemap_8_latest.xml.gz"]
+    xml = gzip.decompress(latest.body).decode("utf-8")
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    xml = re.sub(r"(" + re.escape(REVISED_STORY) + r"</loc><lastmod>)[^<]+", rf"\g<1>{now}", xml)
+    site.routes["/sitemap_8_latest.xml.gz"] = replace(latest, body=gzip.compress(xml.encode()))
+
+
 if __name__ == "__main__":
     with serve_sites() as running:
+        if "--revised" in sys.argv[1:]:
+            publish_revision(running["www.rferl.org"])
+            print(f"Serving www.rferl.org{REVISED_STORY} as revised (one figure changed).")
         print("Serving the fixture sites. Crawl them with:\n")
         print(
             "  newsmon crawl --db offline.db -s DOWNLOAD_DELAY=0 -s AUTOTHROTTLE_ENABLED=false "
+            # The captures are years old: no live window, or nothing would be read.
+            "-s NEWSMON_LIVE_DAYS=0 "
             + " ".join(f"--origin-map {s.public_origin}={s.origin}" for s in running.values())
         )
         print("\nCtrl-C to stop.")

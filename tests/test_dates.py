@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crawler.dates import parse_date
+from crawler.dates import day_first_for, parse_date
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -112,3 +112,43 @@ def test_known_formats_round_trip(moment, fmt):
 @pytest.mark.parametrize("value", ["1", "00:00", "January 1"])
 def test_values_without_a_full_date_are_not_dates(value):
     assert parse_date(value) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2024-05-01 10:00 EDT", "2024-05-01T14:00:00Z"),
+        ("May 1, 2024 4:05 p.m. (BST)", "2024-05-01T15:05:00Z"),
+        ("Wed, 01 May 2024 16:05:00 CEST", "2024-05-01T14:05:00Z"),
+        ("1 May 2024 10:00 GMT", "2024-05-01T10:00:00Z"),
+        ("2024-05-01 18:00 EET", "2024-05-01T16:00:00Z"),
+        ("2024-01-15 09:30 EST", "2024-01-15T14:30:00Z"),
+        ("2024-05-01T10:00:00+03:00 (EEST)", "2024-05-01T07:00:00Z"),  # the offset says it
+    ],
+)
+def test_time_zone_abbreviations_are_honoured(value, expected):
+    assert parse_date(value, now=NOW) == expected
+
+
+@pytest.mark.parametrize(
+    "value", ["2024-05-01 10:00 IST", "2024-05-01 10:00 XYZ", "1 May 2024 10:00 AST"]
+)
+def test_unknown_or_ambiguous_zone_names_reject_the_date_instead_of_reading_utc(value):
+    assert parse_date(value, now=NOW) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "locale", "expected"),
+    [
+        ("01/02/2024", "en-US", "2024-01-02T00:00:00Z"),
+        ("01/02/2024", "en-GB", "2024-02-01T00:00:00Z"),
+        ("01.02.2024", "de", "2024-02-01T00:00:00Z"),
+        ("01/02/2024", "fr_FR", "2024-02-01T00:00:00Z"),
+        ("01/02/2024", "en", None),  # US and British sites both say just "en"
+        ("01/02/2024", None, None),
+        ("25/04/2023", "en", "2023-04-25T00:00:00Z"),  # only one way round is a date
+        ("04/25/2023 10:00", None, "2023-04-25T10:00:00Z"),
+    ],
+)
+def test_ambiguous_numeric_dates_follow_the_page_locale_or_are_rejected(value, locale, expected):
+    assert parse_date(value, now=NOW, day_first=day_first_for(locale)) == expected

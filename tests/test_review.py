@@ -7,6 +7,8 @@ one search in a real headless Chromium (Debian's /usr/bin/chromium, driven by Pl
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import html
 import json
 import os
 import re
@@ -24,8 +26,11 @@ from typing import Any
 import pytest
 from datasette.app import Datasette
 
+from crawler.dates import utc_now
+from crawler.items import Article
 from pipelines.database import open_database
 from pipelines.store import Archive
+from pipelines.versions import record_revision
 from review.headers import content_security_policy, script_hash
 from review.search import rewrite
 from review.serve import datasette_for, metadata_for
@@ -58,12 +63,31 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "same text",
         duplicate_of=original,
     )
+    revise(store, original)
     store.db.execute(
         "update articles set description = ? where url = ?",
         ["<script>alert('x')</script>", original],
     )
     store.close()
     return db_path
+
+
+def revise(store: Archive, url: str) -> None:
+    """A second version of the article: its lead reworded, with markup in the new words."""
+    (row,) = store.db.query("select * from articles where url = ?", [url])
+    lead, rest = row["text"].split("\n\n", 1)
+    article = Article(
+        **{f.name: row.get(f.name) for f in dataclasses.fields(Article) if f.name in row},
+        key=row["url_key"],
+        requested_key=row["url_key"],
+        fetched=utc_now(),
+        html="<html></html>",
+    )
+    article.authors = json.loads(row["authors"])
+    article.matched_terms = json.loads(row["matched_terms"])
+    article.text = "Revised <b>lead</b> " + lead.split(" ", 1)[1] + "\n\n" + rest
+    article.content_hash = "revised"
+    record_revision(store.db, row["id"], article)
 
 
 def get(db_path: Path, path: str) -> Any:
@@ -160,6 +184,19 @@ def test_an_article_reads_as_paragraphs_with_a_link_and_no_html_rendered(archive
     assert "&lt;script&gt;alert" in page
     assert "newsmon.js" in page
     assert "Libya ×" in page  # matched terms as words
+
+
+def test_an_articles_versions_show_what_changed_newest_first_escaped(archive: Path) -> None:
+    article = seed_id(archive)
+    versions = rows(archive, f"/news/article_history.json?article={article}")
+    assert [v["version"] for v in versions] == [2, 1]
+    page = get(archive, f"/news/article_history?article={article}").text
+    (first,) = rows(archive, f"/news/article_versions.json?article_id={article}&version=1")
+    assert f"<del>{html.escape(first['text'].split()[0])}</del>" in page
+    assert "<ins>Revised &lt;b&gt;lead&lt;/b&gt;</ins>" in page
+    assert "paragraph(s) unchanged" in page and "First version." in page
+    (updated,) = rows(archive, "/news/recently_updated.json")
+    assert (updated["id"], updated["versions"]) == (article, 2)
 
 
 def test_search_snippets_are_highlighted_and_escaped(archive: Path) -> None:

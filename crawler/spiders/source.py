@@ -176,11 +176,15 @@ class SourceSpider(Spider):
             stats.set_value("newsmon/first_error", f"{url}: {self.describe(failure)}")
 
     def _too_old(self, link: Link) -> bool:
-        if self.backfill is not None or self.source.max_age_days is None or not link.lastmod:
+        """Outside the live window: a live crawl reads the recent part of a source, never its
+        whole archive (history is backfill's job). NEWSMON_LIVE_DAYS overrides the source's
+        ``live_days`` for a run; 0 means no window. An entry without a date is read."""
+        override = self.settings.get("NEWSMON_LIVE_DAYS")
+        days = self.source.live_days if override in (None, "") else int(override)
+        newest = to_datetime(link_date(link))
+        if self.backfill is not None or not days or newest is None:  # backfill: its own window
             return False
-        lastmod = to_datetime(link.lastmod)
-        limit = datetime.now(UTC) - timedelta(days=self.source.max_age_days)
-        return lastmod is not None and lastmod < limit
+        return newest < datetime.now(UTC) - timedelta(days=days)
 
     def article_requests(
         self, links: Iterable[Link], via: str, *, quiet: bool = False
@@ -209,6 +213,7 @@ class SourceSpider(Spider):
                     "newsmon_key": article_key(url, self.source),
                     "newsmon_via": via,
                     "newsmon_hints": {"title": link.title, "published": link.published},
+                    "newsmon_link_date": link_date(link),
                 },
             )
 
@@ -282,6 +287,11 @@ class SourceSpider(Spider):
             status=status,
             permanent=permanent,
         )
+
+
+def link_date(link: Link) -> str | None:
+    """The newest date a discovery entry gives (lastmod, updated or publication date)."""
+    return max(filter(None, (link.lastmod, link.published)), default=None)
 
 
 def is_html(content_type: str) -> bool:
