@@ -132,7 +132,7 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(
     assert keys == (PAGES, PAGES, PAGES)
     assert db.execute("select count(*) from pages").fetchone()[0] == PAGES
     interrupted = db.execute(
-        "select count(*) from crawl_runs where reason = 'interrupted'"
+        "select count(*) from crawl_runs where status = 'interrupted'"
     ).fetchone()[0]
     assert interrupted >= 1
     print(
