@@ -111,9 +111,12 @@ def test_a_broken_source_declaration_names_the_source_and_field(tmp_path: Path) 
     assert "Traceback" not in result.stderr
 
 
-def test_a_setting_that_breaks_the_crawl_fails_that_run_with_its_reason(tmp_path: Path) -> None:
+def test_a_setting_that_passes_the_checks_but_breaks_the_crawl_fails_that_run(
+    tmp_path: Path,
+) -> None:
+    # A number, as the check asks, but Scrapy reads this one with getint.
     result = run_newsmon(
-        "crawl", "rferl", "--db", str(tmp_path / "n.db"), "-s", "DOWNLOAD_DELAY=soon"
+        "crawl", "rferl", "--db", str(tmp_path / "n.db"), "-s", "CONCURRENT_REQUESTS=2.5"
     )
     assert result.returncode == 1
     assert "rferl: failed: crawl process exited with code 1: ValueError" in result.stderr

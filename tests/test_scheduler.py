@@ -4,6 +4,7 @@ daemon and crawls are subprocesses against loopback sites."""
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import signal
 import sqlite3
@@ -14,9 +15,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from pipelines.database import open_database
 from pipelines.runs import KILLED_REASON
+from scheduler.cli import cli
 from scheduler.status import History, backoff_seconds, next_run
 from tests.conftest import FAST, ROOT, open_db, run_newsmon
 from tests.siteserver import BrokenServer, Site, load_manifest, origin_map_args, serve_sites
@@ -89,7 +92,12 @@ def test_daemon_crawls_every_source_repeatedly_and_stops_cleanly(sites, tmp_path
     # A crawl the SIGTERM caught is interrupted, never failed.
     assert all(r["status"] in ("ok", "partial", "interrupted") for r in runs(db_path))
     assert all(Path(r["log_path"]).exists() for r in runs(db_path))
+    # Logs belong to their database, beside it.
+    assert {Path(r["log_path"]).parent for r in runs(db_path)} == {tmp_path / "news.db.logs"}
     assert integrity_ok(db_path)
+    # `newsmon status` knows the daemon ran --every 1s.
+    state = CliRunner().invoke(cli, ["status", "--db", str(db_path), "--json"])
+    assert {s["interval_s"] for s in json.loads(state.output)} == {1}
 
 
 def test_sigterm_mid_crawl_stops_the_daemon_cleanly_with_a_consistent_database(tmp_path):
