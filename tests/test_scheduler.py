@@ -24,15 +24,34 @@ from scheduler.status import History, backoff_seconds, next_run
 from tests.conftest import FAST, ROOT, open_db, run_newsmon
 from tests.siteserver import BrokenServer, Site, load_manifest, origin_map_args, serve_sites
 
+STARTED: list[subprocess.Popen[str]] = []
+
 
 def start_daemon(db_path: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
+    daemon = subprocess.Popen(
         [sys.executable, "-m", "scheduler", "schedule", "--db", str(db_path), *FAST, *args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    STARTED.append(daemon)
+    return daemon
+
+
+@pytest.fixture(autouse=True)
+def no_daemon_outlives_its_test():
+    """A test that fails before stopping its daemon must not leave it crawling for ever."""
+    yield
+    while STARTED:
+        daemon = STARTED.pop()
+        if daemon.poll() is None:
+            daemon.send_signal(signal.SIGTERM)
+            try:
+                daemon.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                daemon.kill()
+                daemon.communicate()
 
 
 def start_crawl(db_path: Path, *args: str, **popen: object) -> subprocess.Popen:
