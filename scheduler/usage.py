@@ -20,7 +20,9 @@ def _one_line(exc: click.UsageError) -> click.UsageError:
     return click.UsageError(message)  # no ctx: click prints no usage block
 
 
-class OneLineCommand(click.Command):
+class OneLineErrors:
+    """Mixed into a click command: usage errors while parsing its arguments are one line."""
+
     def make_context(
         self,
         info_name: str | None,
@@ -29,27 +31,19 @@ class OneLineCommand(click.Command):
         **extra: Any,
     ) -> click.Context:
         try:
-            return super().make_context(info_name, args, parent, **extra)
+            return super().make_context(info_name, args, parent, **extra)  # type: ignore[misc]
         except click.UsageError as exc:
             raise _one_line(exc) from None
 
 
-class OneLineGroup(click.Group):
+class OneLineCommand(OneLineErrors, click.Command):
+    pass
+
+
+class OneLineGroup(OneLineErrors, click.Group):
     """A group whose commands, and itself, report usage errors in one line."""
 
     command_class = OneLineCommand
-
-    def make_context(
-        self,
-        info_name: str | None,
-        args: list[str],
-        parent: click.Context | None = None,
-        **extra: Any,
-    ) -> click.Context:
-        try:
-            return super().make_context(info_name, args, parent, **extra)
-        except click.UsageError as exc:
-            raise _one_line(exc) from None
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]
