@@ -151,9 +151,13 @@ def test_sigterm_mid_crawl_stops_the_daemon_cleanly_with_a_consistent_database(t
     assert daemon.returncode == 0, stderr
     assert took < 20
     rferl = [r for r in runs(db_path) if r["source"] == "rferl"]
-    assert [(r["status"], r["reason"]) for r in rferl] == [
-        ("interrupted", "stopped by a signal before it finished")
-    ]
+    assert [r["status"] for r in rferl] == ["interrupted"]
+    # Scrapy closes the spider and records the end itself; on a loaded machine its close can
+    # outlast the forced-shutdown delay, and newsmon records the end for it.
+    assert rferl[0]["reason"] in (
+        "stopped by a signal before it finished",
+        "stopped as newsmon stopped before the crawl recorded its end",
+    )
     assert not [r for r in runs(db_path) if r["status"] == "running"]
     assert integrity_ok(db_path)
 
