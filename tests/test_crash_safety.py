@@ -10,6 +10,7 @@ import contextlib
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -64,6 +65,23 @@ def articles(db_path: Path) -> set[tuple[str, str]]:
     }
 
 
+def run_count(db_path: Path) -> int:
+    if not db_path.exists():
+        return 0
+    with contextlib.closing(sqlite3.connect(db_path, timeout=10)) as db:
+        try:
+            return db.execute("select count(*) from crawl_runs").fetchone()[0]
+        except sqlite3.OperationalError:  # the tables are being created
+            return 0
+
+
+def wait_for_run(db_path: Path, runs_before: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while run_count(db_path) <= runs_before:
+        assert time.monotonic() < deadline, "the crawl never opened its spider"
+        time.sleep(0.05)
+
+
 @pytest.fixture(scope="module")
 def site():
     running = crash_site()
@@ -104,13 +122,17 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(
     rng = random.Random(20261128)
     stored_when_killed = []
     for _ in range(KILLS):
+        runs_before = run_count(db_path)
         cli = subprocess.Popen(
             crawl_command(db_path, site),
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        time.sleep(rng.uniform(1.5, 3.0))
+        # Mid-crawl whatever the machine's load: once this run's spider is open (its row is
+        # written), at a random point of its first seconds of fetching and storing.
+        wait_for_run(db_path, runs_before)
+        time.sleep(rng.uniform(0.0, 1.5))
         crawl_pid = int(lock.read_text()) if lock.exists() and lock.read_text().strip() else None
         os.kill(cli.pid, signal.SIGKILL)
         if crawl_pid and crawl_pid != cli.pid:
