@@ -128,6 +128,19 @@ def m001_initial(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m010_agency_list(db: sqlite_utils.Database) -> None:
+    """``agencies``: the ``agency`` credit as a JSON list, so that Datasette's array facet
+    counts an "AFP, Reuters" article under AFP and under Reuters. A virtual generated
+    column: computed on read, nothing to keep in step on write."""
+    db.execute(
+        """alter table articles add column agencies text generated always as (
+             case when agency is null or agency = '' then '[]'
+             else '["' || replace(agency, ', ', '","') || '"]' end
+           ) virtual"""
+    )
+
+
+@migrations()
 def m006_pages_gzip(db: sqlite_utils.Database) -> None:
     """pages.html_gz held zlib streams, which gzip and ``gzip.decompress`` cannot read; the
     column's name promises gzip, so the stored pages become gzip (and are written so)."""
