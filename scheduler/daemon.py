@@ -168,7 +168,13 @@ class Daemon:
             for process in self.running.values():
                 terminate(process, self.shutdown_grace)
         if self.scheduler.running:  # a signal during start-up comes before the scheduler runs
-            self.scheduler.shutdown(wait=False)
+            # Not here: this handler runs on the main thread, possibly in the middle of the
+            # scheduler's own loop, and a shutdown from inside it empties the job store
+            # under that loop (JobLookupError, exit 1). From another thread, the shutdown
+            # waits for the loop to let go of its job stores.
+            threading.Thread(
+                target=self.scheduler.shutdown, kwargs={"wait": False}, name="shutdown"
+            ).start()
 
     def serve(self) -> None:
         """Run until SIGTERM or SIGINT; return once every running crawl has ended."""
