@@ -303,7 +303,8 @@ def _recorded_row(
                     run_id=job.run_id,
                     source=job.source,
                     started=record["finished"],
-                    log_path=str(log_file) if log_file else None,
+                    # A crawl stopped before Scrapy opened its log has none to point at.
+                    log_path=str(log_file) if log_file and log_file.exists() else None,
                 )
                 db.table("crawl_runs").insert(record)
             else:
