@@ -141,6 +141,14 @@ def m010_agency_list(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m004_crawl_runs_kind(db: sqlite_utils.Database) -> None:
+    # `newsmon backfill` runs are recorded beside the live crawls; `status` and the
+    # scheduler's catch-up read only the live ones. Rows written before are live crawls.
+    db.table("crawl_runs").add_column("kind", str, not_null_default="crawl")
+    db.table("crawl_runs").create_index(["source", "kind", "started"])
+
+
+@migrations()
 def m006_pages_gzip(db: sqlite_utils.Database) -> None:
     """pages.html_gz held zlib streams, which gzip and ``gzip.decompress`` cannot read; the
     column's name promises gzip, so the stored pages become gzip (and are written so)."""
