@@ -16,7 +16,7 @@ from scheduler.status import duration_text, seconds_text
 FUTURE = "2099-01-01T00:0{}:00Z"  # far future: nothing is "silent" yet
 
 
-def record(db_path: Path, source: str, status: str, minute: int, seconds: float = 1.4) -> None:
+def record(db_path: Path, source: str, status: str, minute: int, seconds: int = 1) -> None:
     db = open_database(db_path)
     db.table("crawl_runs").insert(
         {
@@ -24,7 +24,7 @@ def record(db_path: Path, source: str, status: str, minute: int, seconds: float 
             "status": status,
             "reason": "" if status == "ok" else "no response from the site",
             "started": FUTURE.format(minute),
-            "finished": f"2099-01-01T00:0{minute}:0{seconds:.1f}Z",
+            "finished": f"2099-01-01T00:0{minute}:{seconds:02d}Z",
         }
     )
     db.close()
@@ -80,8 +80,10 @@ def test_short_runs_show_a_decimal_and_intervals_a_unit() -> None:
     assert duration_text(7200) == "2 h"
 
 
-def test_a_run_of_a_second_and_a_half_shows_its_decimal(tmp_path: Path) -> None:
+def test_a_short_run_shows_a_decimal_not_zero(tmp_path: Path) -> None:
+    # Run times are stored to the second (crawl_runs.started/finished), so the decimal
+    # shows whole seconds; what it prevents is "0 s" for a run that took one or two.
     db_path = tmp_path / "news.db"
-    record(db_path, "rferl", "ok", 0, seconds=1.4)
+    record(db_path, "rferl", "ok", 0, seconds=2)
     output = status(db_path)[1]
-    assert "(ok, 1.4 s)" in output
+    assert "(ok, 2.0 s)" in output
