@@ -90,6 +90,8 @@ ITEM_PIPELINES = {
 }
 
 EXTENSIONS = {
+    # First: a bad -s value stops the crawl before anything is recorded.
+    "crawler.settings_check.SettingsCheck": 0,
     "pipelines.runs.RunRecorder": 100,
     "crawler.backfill.BackfillProgress": 200,  # backfill runs only
 }

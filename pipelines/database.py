@@ -6,7 +6,9 @@ code does not know was written by a newer newsmon, and is refused rather than mi
 
 from __future__ import annotations
 
+import gzip
 import sqlite3
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -144,6 +146,39 @@ def m004_crawl_runs_kind(db: sqlite_utils.Database) -> None:
     # scheduler's catch-up read only the live ones. Rows written before are live crawls.
     db.table("crawl_runs").add_column("kind", str, not_null_default="crawl")
     db.table("crawl_runs").create_index(["source", "kind", "started"])
+
+
+@migrations()
+def m006_pages_gzip(db: sqlite_utils.Database) -> None:
+    """pages.html_gz held zlib streams, which gzip and ``gzip.decompress`` cannot read; the
+    column's name promises gzip, so the stored pages become gzip (and are written so)."""
+    if "pages" not in db.table_names():
+        return
+    conn = db.conn
+    last = ""
+    while True:  # in batches: an archive of years holds gigabytes of pages
+        batch = conn.execute(
+            "select url, html_gz from pages where url > ? order by url limit 500", [last]
+        ).fetchall()
+        if not batch:
+            return
+        for url, data in batch:
+            if data and data[:2] != b"\x1f\x8b":  # not gzip yet: a zlib stream
+                conn.execute(
+                    "update pages set html_gz = ? where url = ?",
+                    [gzip.compress(zlib.decompress(data), 6, mtime=0), url],
+                )
+        last = batch[-1][0]
+
+
+@migrations()
+def m006_daemon(db: sqlite_utils.Database) -> None:
+    """What the last ``newsmon schedule`` on this archive runs with, so ``newsmon status``
+    reports the daemon's real ``--every`` (one row; see scheduler/daemon_state.py)."""
+    db.table("daemon").create(
+        {"id": int, "pid": int, "host": str, "started": str, "stopped": str, "every": int},
+        pk="id",
+    )
 
 
 @contextmanager

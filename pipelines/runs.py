@@ -2,7 +2,9 @@
 
 The row is written when the spider opens (status ``running``) and completed when it closes,
 so a run killed without a chance to close stays visible; the next run of the source marks it
-``failed`` with reason ``interrupted``.
+``interrupted``. A run stopped by a signal (Ctrl-C, SIGTERM, kill -9) is always
+``interrupted``: neither a failure nor a success, so it neither backs a source off nor
+resets its failures in a row.
 """
 
 from __future__ import annotations
@@ -23,8 +25,14 @@ from pipelines.store import Archive
 logger = logging.getLogger(__name__)
 
 
+INTERRUPTED = "interrupted"
+KILLED_REASON = "the crawl process ended before it could record its run (killed)"
+
+
 def run_status(stats: dict[str, Any], finish_reason: str) -> tuple[str, str]:
     """(status, reason) of a finished run, from its Scrapy stats."""
+    if finish_reason == "shutdown":  # SIGTERM/SIGINT: what was fetched was stored
+        return INTERRUPTED, "stopped by a signal before it finished"
     ok_responses = stats.get("downloader/response_status_count/200", 0)
     articles = stats.get("newsmon/article_pages", 0)
     blocked = stats.get("newsmon/blocked", 0)
@@ -33,8 +41,6 @@ def run_status(stats: dict[str, Any], finish_reason: str) -> tuple[str, str]:
         # Feeds fetched but every article page blocked is still a blocked source.
         reason = str(stats.get("newsmon/blocked_reason", "blocked"))
         return ("blocked" if articles == 0 else "partial"), reason
-    if finish_reason == "shutdown":  # SIGTERM: what was fetched was stored; the rest next run
-        return "partial", "stopped by a signal before it finished"
     if finish_reason == "closespider_timeout":
         return "failed", "timeout"
     if finish_reason == "disk_full":
@@ -94,9 +100,9 @@ class RunRecorder:
         try:
             with write_transaction(archive.db):
                 archive.db.execute(
-                    "update crawl_runs set status = 'failed', reason = 'interrupted' "
+                    "update crawl_runs set status = ?, reason = ? "
                     "where source = ? and status = 'running'",
-                    [spider.name],
+                    [INTERRUPTED, KILLED_REASON, spider.name],
                 )
                 table = archive.db.table("crawl_runs")
                 table.insert(

@@ -8,10 +8,10 @@ seen for good only once its outcome is final.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import logging
 import sqlite3
-import zlib
 from collections.abc import Iterable
 from typing import Any, Self
 
@@ -99,7 +99,7 @@ class Archive:
                     "fetched": article.fetched,
                     "encoding": article.encoding,
                     "size": len(html),
-                    "html_gz": zlib.compress(html, 6),
+                    "html_gz": gzip.compress(html, 6, mtime=0),  # gzip: any tool reads it
                 },
                 pk="url",
             )

@@ -16,6 +16,7 @@ import click
 
 from crawler.backfill import WindowError
 from crawler.origins import OriginMapError, parse_origin
+from crawler.settings_check import SettingError, check_settings
 from crawler.sources import Source, SourceError, load_sources, parse_duration
 from pipelines.database import DatabaseError, open_database
 from review import digest as digests
@@ -25,6 +26,7 @@ from scheduler.backfill import Backfill, BackfillOptions, backfill_job, check_pl
 from scheduler.crawl import CrawlJob, CrawlResult, run_crawls
 from scheduler.daemon import Daemon
 from scheduler.status import UNHEALTHY_FAILURES, source_status
+from scheduler.usage import OneLineGroup
 
 
 class BadArgument(click.ClickException):
@@ -42,15 +44,22 @@ def default_db() -> str:
     return os.environ.get("NEWSMON_DB") or "newsmon.db"
 
 
-def db_option(command: Callable[..., Any]) -> Callable[..., Any]:
+def db_option(
+    command: Callable[..., Any], help: str = "The SQLite archive (created on first use)."
+) -> Callable[..., Any]:
     return click.option(
         "--db",
         "db_path",
         type=click.Path(dir_okay=False, path_type=Path),
         default=default_db,
         show_default="$NEWSMON_DB or newsmon.db",
-        help="The SQLite archive (created on first use).",
+        help=help,
     )(command)
+
+
+def existing_db_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--db of the commands that only read an archive: it must exist already."""
+    return db_option(command, help="The SQLite archive, made by `newsmon crawl` or `schedule`.")
 
 
 def declared_sources() -> dict[str, Source]:
@@ -70,7 +79,7 @@ def prepare_database(path: Path) -> Path:
     return path
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="newsmon")
 def cli() -> None:
     """newsmon: watch RFE/RL, AFP and Reuters coverage of Libya, unattended, into SQLite."""
@@ -97,12 +106,20 @@ def sources(as_json: bool) -> None:
 
 
 def parse_settings(values: tuple[str, ...]) -> dict[str, str]:
+    """The -s overrides, checked before any crawl starts: a bad value is a bad argument (no
+    run is recorded); an unknown name gets a warning naming the closest known setting."""
     settings = {}
     for value in values:
         match = _SETTING.match(value)
         if not match:
             raise BadArgument(f"-s {value!r}: expected NAME=VALUE with an upper-case setting name")
         settings[match.group(1)] = match.group(2)
+    try:
+        warnings = check_settings(settings)
+    except SettingError as exc:
+        raise BadArgument(str(exc)) from None
+    for warning in warnings:
+        click.echo(f"Warning: {warning}", err=True)
     return settings
 
 
@@ -121,7 +138,7 @@ def parse_origin_maps(values: tuple[str, ...]) -> dict[str, str]:
 
 def crawl_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """The options of `crawl`, which `schedule` passes on to every crawl it starts."""
-    options = [
+    options: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
         db_option,
         click.option(
             "-s",
@@ -142,16 +159,17 @@ def crawl_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "--log-dir",
             type=click.Path(file_okay=False, path_type=Path),
             default=None,
-            help="Where each run's log file goes (the newest 50 per "
-            "source are kept).  [default: logs/ beside the database]",
+            help="Where each run's log file goes (the logs of the newest 50 runs per "
+            "source of this database are kept).  [default: <db>.logs/ beside the database]",
         ),
         click.option(
             "--timeout",
             type=click.IntRange(min=1),
             default=None,
             metavar="SECONDS",
-            help="Stop a crawl still running after this long (SIGTERM, then SIGKILL "
-            "45 s later); its run is recorded as failed: timeout.",
+            help="Stop a crawl still running after this long (SIGTERM, a forced SIGTERM "
+            "10 s later, SIGKILL after 45 s); its run is recorded as failed: timeout.  "
+            "[default: none for crawl, 65 min for schedule]",
         ),
     ]
     for option in reversed(options):
@@ -162,11 +180,10 @@ def crawl_options(command: Callable[..., Any]) -> Callable[..., Any]:
 def crawl_jobs(
     names: list[str],
     db: Path,
-    settings: tuple[str, ...],
-    origin_maps: tuple[str, ...],
+    overrides: dict[str, str],
+    mapping: dict[str, str],
     log_dir: Path | None,
 ) -> list[CrawlJob]:
-    overrides, mapping = parse_settings(settings), parse_origin_maps(origin_maps)
     logs = logs_dir(db, log_dir)
     return [
         CrawlJob(name, db, settings=overrides, origin_map=mapping, log_dir=logs) for name in names
@@ -174,7 +191,9 @@ def crawl_jobs(
 
 
 def logs_dir(db: Path, log_dir: Path | None) -> Path:
-    return (log_dir or db.parent / "logs").resolve()
+    """Each database has its own logs (``news.db`` -> ``news.db.logs/``), as it has its own
+    locks, so two archives in one folder never prune each other's."""
+    return (log_dir or db.with_name(db.name + ".logs")).resolve()
 
 
 @cli.command()
@@ -191,15 +210,17 @@ def crawl(
     """Crawl the named sources (default: all enabled) once, into the database.
 
     Prints one line per source. Exits 0 when every source ran (ok or partial), 1 when any
-    failed, was blocked, or was skipped because another crawl of it was running.
+    failed, was blocked, was interrupted, or was skipped because another crawl of it was
+    running; 130 (143) when stopped by Ctrl-C (SIGTERM).
     """
     declared = declared_sources()
     unknown = [name for name in source_names if name not in declared]
     if unknown:
         raise BadArgument(f"unknown source {unknown[0]!r} (declared: {', '.join(declared)})")
     names = list(dict.fromkeys(source_names)) or [s.name for s in declared.values() if s.enabled]
+    overrides, mapping = parse_settings(settings), parse_origin_maps(origin_maps)
     db = prepare_database(db_path)
-    jobs = crawl_jobs(names, db, settings, origin_maps, log_dir)
+    jobs = crawl_jobs(names, db, overrides, mapping, log_dir)
     stopped: list[int] = []
 
     def interrupt(signum: int, frame: Any) -> None:
@@ -364,12 +385,13 @@ def schedule(
 
 
 @cli.command()
-@db_option
+@existing_db_option
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @click.option(
     "--every",
     metavar="DURATION",
-    help="The interval `newsmon schedule --every` runs with, for the next-run times.",
+    help="The interval crawls run at, for the next-run times.  [default: the --every of "
+    "the last `newsmon schedule` on this database, else each source's interval]",
 )
 @click.option(
     "--max-failures",
@@ -380,11 +402,12 @@ def schedule(
 )
 def status(db_path: Path, as_json: bool, every: str | None, max_failures: int) -> None:
     """Per source: the last run, its outcome and duration, the last new article, failures in
-    a row and the next run.
+    a row, the next run, and a state: healthy, FAILING or UNHEALTHY.
 
-    Exits 1 when a source has failed or been blocked --max-failures runs in a row, was never
-    crawled, or has stored nothing new for longer than its declared silence_days; 0 when
-    every source is healthy. Meant for cron and monitors.
+    A source whose last runs failed or were blocked is FAILING; it is UNHEALTHY when that
+    happened --max-failures runs in a row, or it was never crawled, or it has stored nothing
+    new for longer than its declared silence_days. Exits 1 when a source is UNHEALTHY, else
+    0. Interrupted runs count neither way. Meant for cron and monitors.
     """
     if not db_path.exists():
         raise click.ClickException(f"{db_path} does not exist: run `newsmon crawl` first")
@@ -400,12 +423,12 @@ def status(db_path: Path, as_json: bool, every: str | None, max_failures: int) -
     else:
         for s in states:
             click.echo(s.line())
-    if any(not s.healthy for s in states):
+    if any(s.state == "unhealthy" for s in states):
         raise SystemExit(1)
 
 
 @cli.command()
-@db_option
+@existing_db_option
 @click.option(
     "--host",
     default="127.0.0.1",
@@ -440,7 +463,7 @@ def serve(db_path: Path, host: str, port: int, allow_sql: bool) -> None:
 
 
 @cli.command()
-@db_option
+@existing_db_option
 @click.option(
     "--since",
     default="24h",

@@ -27,13 +27,14 @@ from typing import Any
 
 from crawler.dates import utc_now
 from crawler.origins import publicize
-from pipelines.database import DatabaseError, open_database
+from pipelines.database import DatabaseError, open_database, write_transaction
+from pipelines.runs import INTERRUPTED
 
 # After SIGTERM Scrapy closes the spider once in-flight downloads end (DOWNLOAD_TIMEOUT is
 # 30 s); a crawl still there this long after SIGTERM is killed.
 KILL_GRACE_SECONDS = 45
 FORCE_AFTER_SECONDS = 10
-# Per source, the newest this many log files are kept.
+# Per source and database, the log files of the newest this many runs are kept.
 LOGS_KEPT = 50
 
 
@@ -70,7 +71,8 @@ class CrawlJob:
 @dataclass
 class CrawlResult:
     source: str
-    status: str  # ok, partial, failed, blocked, or skipped (another crawl held the lock)
+    # ok, partial, failed, blocked, interrupted, or skipped (another crawl held the lock)
+    status: str
     reason: str
     row: dict[str, Any]
     seconds: float
@@ -129,8 +131,13 @@ def run_crawl(
     *,
     timeout: float | None = None,
     on_start: Callable[[subprocess.Popen[bytes]], None] | None = None,
+    stopping: threading.Event | None = None,
 ) -> CrawlResult:
-    """Run one crawl to its end (or its time limit) under the source's lock."""
+    """Run one crawl to its end (or its time limit) under the source's lock.
+
+    ``stopping`` is the caller's shutdown flag: a crawl that ends once it is set was stopped
+    by the operator, whatever state the stop caught it in, and is recorded ``interrupted``.
+    """
     started = time.monotonic()
     lock = SourceLock(job.db, job.source)
     if not lock.acquire():
@@ -138,6 +145,8 @@ def run_crawl(
             job.source, "skipped", f"another crawl of {job.source} is running", {}, 0.0
         )
     try:
+        if stopping is not None and stopping.is_set():
+            return CrawlResult(job.source, "skipped", "stopping: not started", {}, 0.0)
         log_file = job.new_log_file()
         if log_file is not None:
             log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -156,11 +165,15 @@ def run_crawl(
         stderr, timed_out = wait(process, timeout)
     finally:
         lock.release()
-    result = collect(
-        job, process.returncode, stderr, timed_out, time.monotonic() - started, log_file
+    ending = Ending(
+        process.returncode,
+        stderr,
+        timed_out,
+        stopped=stopping is not None and stopping.is_set(),
     )
+    result = collect(job, ending, time.monotonic() - started, log_file)
     if job.log_dir is not None:
-        prune_logs(job.log_dir, job.source)
+        prune_logs(job.db, job.source)
     return result
 
 
@@ -181,7 +194,10 @@ def run_crawls(jobs: list[CrawlJob], *, timeout: float | None = None) -> list[Cr
             terminate(process)
 
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-        futures = [pool.submit(run_crawl, job, timeout=timeout, on_start=on_start) for job in jobs]
+        futures = [
+            pool.submit(run_crawl, job, timeout=timeout, on_start=on_start, stopping=stopping)
+            for job in jobs
+        ]
         try:
             return [future.result() for future in futures]
         except KeyboardInterrupt:
@@ -224,18 +240,45 @@ def _if_alive(process: subprocess.Popen[bytes], action: Callable[[], None]) -> N
         action()
 
 
-def collect(
-    job: CrawlJob,
-    returncode: int,
-    stderr: bytes,
-    timed_out: bool,
-    seconds: float,
-    log_file: Path | None,
-) -> CrawlResult:
+# A crawl ended by one of these signals was stopped from outside (an operator, systemd
+# stopping the service, the daemon's own shutdown), not by a fault of its own.
+STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGKILL})
+
+
+@dataclass
+class Ending:
+    """How a crawl process ended, as its parent saw it."""
+
+    returncode: int
+    stderr: bytes
+    timed_out: bool = False
+    stopped: bool = False  # the parent was shutting down when it ended
+
+    @property
+    def by_stop_signal(self) -> bool:
+        return self.returncode < 0 and -self.returncode in STOP_SIGNALS
+
+    def fallback(self, log_file: Path | None) -> tuple[str, str]:
+        """(status, reason) for a run that did not record its own end."""
+        if self.timed_out:
+            return "failed", "timeout"
+        if self.stopped or self.by_stop_signal:
+            how = (
+                f"by {signal.Signals(-self.returncode).name}"
+                if self.by_stop_signal
+                else "as newsmon stopped"
+            )
+            return INTERRUPTED, f"stopped {how} before the crawl recorded its end"
+        return "failed", _last_error(self.stderr, self.returncode, log_file)
+
+
+def collect(job: CrawlJob, ending: Ending, seconds: float, log_file: Path | None) -> CrawlResult:
     """The run's crawl_runs row; one is written here if the crawl died before writing it."""
-    fallback = "timeout" if timed_out else _last_error(stderr, returncode, log_file)
+    status, reason = ending.fallback(log_file)
     try:
-        row = _recorded_row(job, publicize(fallback, job.origin_map), timed_out, log_file)
+        row = _recorded_row(
+            job, status, publicize(reason, job.origin_map), ending.timed_out, log_file
+        )
     except (sqlite3.Error, DatabaseError) as exc:  # e.g. a full disk: report, don't crash
         reason = publicize(f"cannot record the run: {exc}", job.origin_map)
         return CrawlResult(job.source, "failed", reason, {}, seconds, log_file)
@@ -243,9 +286,9 @@ def collect(
 
 
 def _recorded_row(
-    job: CrawlJob, fallback: str, timed_out: bool, log_file: Path | None
+    job: CrawlJob, status: str, reason: str, timed_out: bool, log_file: Path | None
 ) -> dict[str, Any]:
-    """The run's row, marked failed with ``fallback`` if it timed out or never finished."""
+    """The run's row, given ``status`` and ``reason`` if it timed out or never finished."""
     db = open_database(job.db)
     try:
         rows = list(db.table("crawl_runs").rows_where("run_id = ?", [job.run_id]))
@@ -253,8 +296,8 @@ def _recorded_row(
         if timed_out or row is None or row["status"] == "running":
             record: dict[str, str | None] = {
                 "finished": utc_now(),
-                "status": "failed",
-                "reason": fallback,
+                "status": status,
+                "reason": reason,
             }
             if row is None:
                 record.update(
@@ -262,7 +305,8 @@ def _recorded_row(
                     source=job.source,
                     kind=job.kind,
                     started=record["finished"],
-                    log_path=str(log_file) if log_file else None,
+                    # A crawl stopped before Scrapy opened its log has none to point at.
+                    log_path=str(log_file) if log_file and log_file.exists() else None,
                 )
                 db.table("crawl_runs").insert(record)
             else:
@@ -287,8 +331,32 @@ def _last_error(stderr: bytes, returncode: int, log_file: Path | None) -> str:
     return f"crawl process exited with code {returncode}: {detail}"[:500]
 
 
-def prune_logs(log_dir: Path, source: str, keep: int = LOGS_KEPT) -> None:
-    """Keep the newest ``keep`` log files of ``source``; the names sort by time."""
-    logs = sorted(log_dir.glob(f"{source}-*.log"))
-    for old in logs[:-keep] if keep else logs:
-        old.unlink(missing_ok=True)
+def prune_logs(db_path: Path, source: str, keep: int = LOGS_KEPT) -> None:
+    """Delete the log files of ``source``'s runs in this database but the newest ``keep``.
+
+    Only files this database's ``crawl_runs`` names are touched, so a log directory shared
+    with another database (or holding anything else) loses nothing that is not ours; the
+    pruned runs' ``log_path`` is cleared first, so it never points at a deleted file.
+    Best effort: a database that cannot be written (a full disk) keeps its logs for now.
+    """
+    try:
+        db = open_database(db_path)
+        try:
+            with write_transaction(db):
+                old = [
+                    (row["id"], row["log_path"])
+                    for row in db.query(
+                        "select id, log_path from crawl_runs where source = ? "
+                        "and log_path is not null order by id desc limit -1 offset ?",
+                        [source, keep],
+                    )
+                ]
+                db.conn.executemany(
+                    "update crawl_runs set log_path = null where id = ?", [(i,) for i, _ in old]
+                )
+        finally:
+            db.close()
+    except (sqlite3.Error, DatabaseError):
+        return
+    for _, path in old:
+        Path(path).unlink(missing_ok=True)

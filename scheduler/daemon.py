@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import logging
 import signal
+import sqlite3
 import subprocess
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,8 +26,9 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from crawler.sources import Source
-from pipelines.database import open_database
+from pipelines.database import DatabaseError, open_database
 from scheduler.crawl import KILL_GRACE_SECONDS, CrawlJob, run_crawl, terminate
+from scheduler.daemon_state import record_start, record_stop
 from scheduler.status import history, next_run
 
 logger = logging.getLogger("newsmon.schedule")
@@ -97,7 +100,12 @@ class Daemon:
             name, self.db, settings=self.settings, origin_map=self.origin_map, log_dir=self.log_dir
         )
         logger.info("%s: crawl starting (run %s)", name, job.run_id[:8])
-        result = run_crawl(job, timeout=self.timeout, on_start=lambda p: self._started(name, p))
+        result = run_crawl(
+            job,
+            timeout=self.timeout,
+            on_start=lambda p: self._started(name, p),
+            stopping=self.stopping,
+        )
         with self.lock:
             self.running.pop(name, None)
             self.runs += 1
@@ -160,19 +168,40 @@ class Daemon:
             for process in self.running.values():
                 terminate(process, self.shutdown_grace)
         if self.scheduler.running:  # a signal during start-up comes before the scheduler runs
-            self.scheduler.shutdown(wait=False)
+            # Not here: this handler runs on the main thread, possibly in the middle of the
+            # scheduler's own loop, and a shutdown from inside it empties the job store
+            # under that loop (JobLookupError, exit 1). From another thread, the shutdown
+            # waits for the loop to let go of its job stores.
+            threading.Thread(
+                target=self.scheduler.shutdown, kwargs={"wait": False}, name="shutdown"
+            ).start()
 
     def serve(self) -> None:
         """Run until SIGTERM or SIGINT; return once every running crawl has ended."""
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self.stop)
-        self.build()
-        if self.stopping.is_set():
-            logger.info("stopped before the first run")
-            return
-        self.scheduler.start()  # blocks until stop() shuts the scheduler down
-        # Wait for the running crawls: they got SIGTERM and are SIGKILLed after the grace.
-        executor: Any = self.scheduler._executors.get("default")
-        if executor is not None:
-            executor.shutdown(wait=True)
-        logger.info("stopped after %d run(s)", self.runs)
+        self._record(record_start, self.every)
+        try:
+            self.build()
+            if self.stopping.is_set():
+                logger.info("stopped before the first run")
+                return
+            self.scheduler.start()  # blocks until stop() shuts the scheduler down
+            # Wait for the running crawls: they got SIGTERM and are SIGKILLed after the grace.
+            executor: Any = self.scheduler._executors.get("default")
+            if executor is not None:
+                executor.shutdown(wait=True)
+            logger.info("stopped after %d run(s)", self.runs)
+        finally:
+            self._record(record_stop)
+
+    def _record(self, write: Callable[..., None], *args: Any) -> None:
+        """Keep the daemon's settings in the archive for `newsmon status` (best effort)."""
+        try:
+            db = open_database(self.db)
+            try:
+                write(db, *args)
+            finally:
+                db.close()
+        except (sqlite3.Error, DatabaseError) as exc:
+            logger.warning("cannot record the daemon's state: %s", exc)

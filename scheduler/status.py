@@ -14,6 +14,8 @@ import sqlite_utils
 
 from crawler.dates import to_datetime
 from crawler.sources import Source
+from pipelines.runs import INTERRUPTED
+from scheduler.daemon_state import last_daemon
 
 # A source that fails or is blocked run after run is polled less often: its interval doubles
 # with each failure in a row, up to this many times its interval, and at most a day.
@@ -43,6 +45,8 @@ def history(db: sqlite_utils.Database, source: str) -> History:
     )
     failures = 0
     for run in runs:
+        if run["status"] == INTERRUPTED:  # stopped by the operator: neither failure nor success
+            continue
         if run["status"] not in ("failed", "blocked"):
             break
         failures += 1
@@ -93,27 +97,60 @@ class SourceStatus:
     last_duration_s: float | None
     last_new_article: str | None
     failures_in_a_row: int
+    interval_s: int
     next_run: str
     backoff: str | None
     problems: list[str]
+    max_failures: int = UNHEALTHY_FAILURES
+
+    @property
+    def state(self) -> str:
+        """``unhealthy`` (what makes `newsmon status` exit 1), ``failing`` (its last runs
+        failed or were blocked, fewer than --max-failures in a row), or ``healthy``."""
+        if self.problems:
+            return "unhealthy"
+        return "failing" if self.failures_in_a_row else "healthy"
 
     @property
     def healthy(self) -> bool:
-        return not self.problems
+        return self.state == "healthy"
 
     def as_json(self) -> dict[str, Any]:
-        return {**asdict(self), "healthy": self.healthy}
+        return {**asdict(self), "state": self.state, "healthy": self.healthy}
+
+    def describe_state(self) -> str:
+        if self.state == "unhealthy":
+            return "UNHEALTHY: " + "; ".join(self.problems)
+        if self.state == "failing":
+            return (
+                f"FAILING: last run {self.last_status} (unhealthy at {self.max_failures} "
+                "failed or blocked runs in a row)"
+            )
+        return "healthy"
 
     def line(self) -> str:
-        state = "healthy" if self.healthy else "UNHEALTHY: " + "; ".join(self.problems)
-        took = f", {self.last_duration_s:.0f} s" if self.last_duration_s is not None else ""
+        took = f", {seconds_text(self.last_duration_s)}" if self.last_duration_s is not None else ""
         last = f"{self.last_run} ({self.last_status}{took})" if self.last_run else "never"
         backoff = f" ({self.backoff})" if self.backoff else ""
         return (
             f"{self.source:<10} last run {last}, last new article "
             f"{self.last_new_article or 'never'}, {self.failures_in_a_row} failure(s) in "
-            f"a row, next run {self.next_run}{backoff}: {state}"
+            f"a row, next run {self.next_run} (every {duration_text(self.interval_s)})"
+            f"{backoff}: {self.describe_state()}"
         )
+
+
+def seconds_text(seconds: float) -> str:
+    """A run's duration: a decimal under ten seconds, where "0 s" would say nothing."""
+    return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
+
+
+def duration_text(seconds: float) -> str:
+    """An interval in the unit a person would say it in: 10 s, 30 min, 2 h, 1.5 d."""
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds:.0f} s"
 
 
 def source_status(
@@ -124,7 +161,12 @@ def source_status(
     max_failures: int = UNHEALTHY_FAILURES,
     now: datetime | None = None,
 ) -> list[SourceStatus]:
+    """Each enabled source's status. Next runs use ``every`` when given, else the
+    ``--every`` of the last daemon started on this archive, else the declared interval."""
     now = now or datetime.now(UTC)
+    if every is None:
+        daemon = last_daemon(db)
+        every = daemon.every if daemon else None
     states = []
     for source in sources.values():
         if not source.enabled:
@@ -145,7 +187,7 @@ def source_status(
         backoff = None
         if past.failures_in_a_row:
             wait = backoff_seconds(interval, past.failures_in_a_row)
-            backoff = f"backing off: every {wait / 60:.0f} min after {past.last_status} runs"
+            backoff = f"backing off: every {duration_text(wait)} after failed or blocked runs"
         states.append(
             SourceStatus(
                 source=source.name,
@@ -155,9 +197,11 @@ def source_status(
                 last_duration_s=past.last_duration_s,
                 last_new_article=past.last_new_article,
                 failures_in_a_row=past.failures_in_a_row,
+                interval_s=interval,
                 next_run=_iso(next_run(past, interval, now)) or "now",
                 backoff=backoff,
                 problems=problems,
+                max_failures=max_failures,
             )
         )
     return states

@@ -5,11 +5,13 @@ reached from a crawl through ``--origin-map https://<host>=http://127.0.0.1:<por
 request is logged, so tests can assert what was (and was not) fetched.
 
 Run it by hand, from the checkout's root, to try newsmon offline:  python -m tests.siteserver
-(``--revised`` serves one RFE/RL story as updated since: see README, "News changes").
+(``--help`` for its options: fixed ports, the database its printed commands name, and
+``--revised``, which serves one RFE/RL story as updated since: README, "News changes").
 """
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import hashlib
 import json
@@ -80,7 +82,13 @@ def not_modified(route: Route, headers: Message) -> bool:
 class Site:
     """One host's server: a route table, optional override handler, and a request log."""
 
-    def __init__(self, host: str, routes: dict[str, Route], handler: Handler | None = None):
+    def __init__(
+        self,
+        host: str,
+        routes: dict[str, Route],
+        handler: Handler | None = None,
+        port: int = 0,
+    ):
         self.host = host
         self.routes = routes
         self.handler = handler
@@ -125,7 +133,7 @@ class Site:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), RequestHandler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), RequestHandler)
         self.server.daemon_threads = True
         # A client killed mid-request (the crash tests do that) is not a server error.
         self.server.handle_error = lambda request, address: None  # type: ignore[method-assign]
@@ -194,8 +202,14 @@ def all_hosts() -> list[str]:
 
 
 @contextmanager
-def serve_sites(hosts: list[str] | None = None) -> Iterator[dict[str, Site]]:
-    sites = {host: Site(host, load_manifest(host)).start() for host in hosts or all_hosts()}
+def serve_sites(hosts: list[str] | None = None, first_port: int = 0) -> Iterator[dict[str, Site]]:
+    """One server per host; on ports ``first_port``, ``first_port + 1``, ... in host order
+    when given (so a printed command works again after a restart), else on free ports."""
+    hosts = hosts or all_hosts()
+    sites = {
+        host: Site(host, load_manifest(host), port=first_port + i if first_port else 0).start()
+        for i, host in enumerate(hosts)
+    }
     try:
         yield sites
     finally:
@@ -228,21 +242,58 @@ def publish_revision(site: Site) -> None:
     site.routes["/sitemap_8_latest.xml.gz"] = replace(latest, body=gzip.compress(xml.encode()))
 
 
-if __name__ == "__main__":
-    with serve_sites() as running:
-        if "--revised" in sys.argv[1:]:
-            publish_revision(running["www.rferl.org"])
-            print(f"Serving www.rferl.org{REVISED_STORY} as revised (one figure changed).")
-        print("Serving the fixture sites. Crawl them with:\n")
-        print(
-            "  newsmon crawl --db offline.db -s DOWNLOAD_DELAY=0 -s AUTOTHROTTLE_ENABLED=false "
-            # The captures are years old: no live window, or nothing would be read.
-            "-s NEWSMON_LIVE_DAYS=0 "
-            + " ".join(f"--origin-map {s.public_origin}={s.origin}" for s in running.values())
-        )
-        print("\nCtrl-C to stop.")
-        try:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.siteserver",
+        description="Serve the test fixtures (real captured pages and sitemaps of the "
+        "sources' sites) on 127.0.0.1, one port per host, and print the commands that crawl "
+        "them into an archive and browse it. Ctrl-C stops.",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=8101,
+        help="first port; the hosts get consecutive ports from it, the same on every start "
+        "(default: %(default)s; 0 for any free ports)",
+    )
+    parser.add_argument(
+        "--db",
+        default="offline.db",
+        help="the archive the printed commands fill and serve (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--revised",
+        action="store_true",
+        help="serve one RFE/RL story as revised since (a figure changed, a new lastmod): "
+        "crawl before and after to see a new version (README, 'News changes')",
+    )
+    args = parser.parse_args(argv)
+    try:
+        with serve_sites(first_port=args.port) as running:
+            if args.revised:
+                publish_revision(running["www.rferl.org"])
+                print(f"Serving www.rferl.org{REVISED_STORY} as revised (one figure changed).")
+            print_commands(running, args.db)
             while True:
                 time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+    except OSError as exc:
+        parser.exit(2, f"{parser.prog}: error: cannot listen from port {args.port}: {exc}\n")
+    except KeyboardInterrupt:
+        pass
+
+
+def print_commands(running: dict[str, Site], db: str) -> None:
+    for site in running.values():
+        print(f"{site.public_origin} is served at {site.origin}")
+    print("\nCrawl them with:\n")
+    print(
+        f"  newsmon crawl --db {db} -s DOWNLOAD_DELAY=0 -s AUTOTHROTTLE_ENABLED=false "
+        # The captures are years old: no live window, or nothing would be read.
+        "-s NEWSMON_LIVE_DAYS=0 " + " ".join(origin_map_args(running))
+    )
+    print(f"\nthen browse the archive with:\n\n  newsmon serve --db {db}\n")
+    print("Ctrl-C to stop.", flush=True)
+
+
+if __name__ == "__main__":
+    main()

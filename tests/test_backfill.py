@@ -214,7 +214,7 @@ def test_sigterm_stops_a_backfill_cleanly_and_a_rerun_fetches_only_the_rest(arch
     assert "Stopped by SIGTERM; rerun to resume." in stderr
     assert "Traceback" not in stderr
     run = next(open_db(db).query("select * from crawl_runs"))
-    assert (run["kind"], run["status"]) == ("backfill", "partial")
+    assert (run["kind"], run["status"]) == ("backfill", "interrupted")  # stopped, not failed
 
     done = set(article_requests(archive))
     archive.delay = 0.0  # type: ignore[attr-defined]
@@ -249,7 +249,7 @@ def test_a_backfill_killed_mid_run_then_rerun_ends_with_the_archive_of_a_clean_r
     assert result.returncode == 0, result.stderr
     assert stored(db) == stored(clean)
     statuses = [r["status"] for r in open_db(db).query("select status from crawl_runs order by id")]
-    assert statuses[0] == "failed" and statuses[-1] == "partial"  # interrupted; then 404 chunks
+    assert statuses[0] == "interrupted" and statuses[-1] == "partial"  # then 404 chunks
 
 
 # --- bad input -------------------------------------------------------------------------------

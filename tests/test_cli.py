@@ -78,16 +78,30 @@ def test_sources_table_shows_domains_and_endpoints() -> None:
         (["crawl", "--origin-map", "ftp://a.org=http://127.0.0.1:1"], "is not an origin"),
         (["crawl", "--db", "/nonexistent/dir/news.db", "rferl"], "does not exist"),
         (["crawl", "--timeout", "0"], "0 is not in the range"),
+        (["crawl", "--db", "/tmp"], "'/tmp' is a directory"),
+        (["status", "--db", "/tmp"], "'/tmp' is a directory"),
         (["status", "--db", "/nonexistent/news.db"], "does not exist"),
+        (["status", "extra"], "unexpected extra argument (extra)"),
+        (["sources", "--jsn"], "Did you mean '--json'?"),
+        (["serve", "--port", "http"], "'http' is not a valid integer"),
+        (["nosuch"], "No such command 'nosuch'"),
     ],
 )
 def test_bad_arguments_get_one_line_and_a_nonzero_exit(args: list[str], message: str) -> None:
-    result = run_newsmon(*args)
-    assert result.returncode in (1, 2)
-    assert "Traceback" not in result.stderr
-    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
-    assert len(errors) == 1
-    assert message in errors[0]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code in (1, 2), result.output
+    assert isinstance(result.exception, SystemExit)  # no traceback
+    (line,) = result.stderr.splitlines()  # one line, usage errors included
+    assert line.startswith("Error: ")
+    assert message in line
+
+
+def test_a_usage_error_from_the_installed_command_is_one_line_with_exit_2() -> None:
+    result = run_newsmon("crawl", "--db", "/tmp")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "Error: Invalid value for '--db': File '/tmp' is a directory. (see 'newsmon crawl --help')"
+    ]
 
 
 def test_a_corrupt_database_is_refused_with_one_line(tmp_path: Path) -> None:
@@ -112,9 +126,12 @@ def test_a_broken_source_declaration_names_the_source_and_field(tmp_path: Path) 
     assert "Traceback" not in result.stderr
 
 
-def test_a_setting_that_breaks_the_crawl_fails_that_run_with_its_reason(tmp_path: Path) -> None:
+def test_a_setting_that_passes_the_checks_but_breaks_the_crawl_fails_that_run(
+    tmp_path: Path,
+) -> None:
+    # A number, as the check asks, but Scrapy reads this one with getint.
     result = run_newsmon(
-        "crawl", "rferl", "--db", str(tmp_path / "n.db"), "-s", "DOWNLOAD_DELAY=soon"
+        "crawl", "rferl", "--db", str(tmp_path / "n.db"), "-s", "CONCURRENT_REQUESTS=2.5"
     )
     assert result.returncode == 1
     assert "rferl: failed: crawl process exited with code 1: ValueError" in result.stderr

@@ -4,6 +4,7 @@ daemon and crawls are subprocesses against loopback sites."""
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import signal
 import sqlite3
@@ -14,21 +15,43 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from pipelines.database import open_database
+from pipelines.runs import KILLED_REASON
+from scheduler.cli import cli
 from scheduler.status import History, backoff_seconds, next_run
 from tests.conftest import FAST, ROOT, open_db, run_newsmon
 from tests.siteserver import BrokenServer, Site, load_manifest, origin_map_args, serve_sites
 
+STARTED: list[subprocess.Popen[str]] = []
+
 
 def start_daemon(db_path: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
+    daemon = subprocess.Popen(
         [sys.executable, "-m", "scheduler", "schedule", "--db", str(db_path), *FAST, *args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    STARTED.append(daemon)
+    return daemon
+
+
+@pytest.fixture(autouse=True)
+def no_daemon_outlives_its_test():
+    """A test that fails before stopping its daemon must not leave it crawling for ever."""
+    yield
+    while STARTED:
+        daemon = STARTED.pop()
+        if daemon.poll() is None:
+            daemon.send_signal(signal.SIGTERM)
+            try:
+                daemon.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                daemon.kill()
+                daemon.communicate()
 
 
 def start_crawl(db_path: Path, *args: str, **popen: object) -> subprocess.Popen:
@@ -53,7 +76,12 @@ def runs(db_path: Path) -> list[dict]:
         return []
 
 
-def wait_for(condition, timeout: float = 30.0) -> None:
+# Generous: a wait ends as soon as its condition holds, and on a loaded machine crawls are
+# many times slower than on an idle one.
+WAIT_SECONDS = 120.0
+
+
+def wait_for(condition, timeout: float = WAIT_SECONDS) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out waiting"
@@ -85,9 +113,17 @@ def test_daemon_crawls_every_source_repeatedly_and_stops_cleanly(sites, tmp_path
     assert "Traceback" not in stderr
     db = open_db(db_path)
     assert db.table("articles").count == 5  # reruns stored nothing twice
-    assert all(r["status"] in ("ok", "partial") for r in runs(db_path))
-    assert all(Path(r["log_path"]).exists() for r in runs(db_path))
+    # A crawl the SIGTERM caught is interrupted, never failed.
+    assert all(r["status"] in ("ok", "partial", "interrupted") for r in runs(db_path))
+    logs = [Path(r["log_path"]) for r in runs(db_path) if r["log_path"]]
+    assert all(log.exists() for log in logs)  # none points at nothing
+    assert len(logs) >= len(runs(db_path)) - 3  # only a crawl SIGTERM caught as it began has none
+    # Logs belong to their database, beside it.
+    assert {log.parent for log in logs} == {tmp_path / "news.db.logs"}
     assert integrity_ok(db_path)
+    # `newsmon status` knows the daemon ran --every 1s.
+    state = CliRunner().invoke(cli, ["status", "--db", str(db_path), "--json"])
+    assert {s["interval_s"] for s in json.loads(state.output)} == {1}
 
 
 def test_sigterm_mid_crawl_stops_the_daemon_cleanly_with_a_consistent_database(tmp_path):
@@ -117,9 +153,13 @@ def test_sigterm_mid_crawl_stops_the_daemon_cleanly_with_a_consistent_database(t
     assert daemon.returncode == 0, stderr
     assert took < 20
     rferl = [r for r in runs(db_path) if r["source"] == "rferl"]
-    assert [(r["status"], r["reason"]) for r in rferl] == [
-        ("partial", "stopped by a signal before it finished")
-    ]
+    assert [r["status"] for r in rferl] == ["interrupted"]
+    # Scrapy closes the spider and records the end itself; on a loaded machine its close can
+    # outlast the forced-shutdown delay, and newsmon records the end for it.
+    assert rferl[0]["reason"] in (
+        "stopped by a signal before it finished",
+        "stopped as newsmon stopped before the crawl recorded its end",
+    )
     assert not [r for r in runs(db_path) if r["status"] == "running"]
     assert integrity_ok(db_path)
 
@@ -144,7 +184,6 @@ def test_overlapping_fires_of_a_slow_source_are_skipped(tmp_path):
                     )
                     >= 2
                 ),
-                timeout=45,
             )
         finally:
             stderr, _ = stop_daemon(daemon)
@@ -192,7 +231,7 @@ def test_a_killed_crawl_leaves_no_stale_lock_and_is_marked_interrupted(sites, tm
     again = run_newsmon("crawl", "rferl", "--db", str(db_path), *FAST, *origin_map_args(sites))
     assert again.returncode == 0, again.stderr
     statuses = [(r["status"], r["reason"]) for r in runs(db_path)]
-    assert statuses[0] in (("failed", "interrupted"), ("ok", ""))  # it may have just finished
+    assert statuses[0] in (("interrupted", KILLED_REASON), ("ok", ""))  # it may have finished
     assert statuses[-1][0] == "ok"
     assert integrity_ok(db_path)
 
@@ -202,6 +241,14 @@ def _zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
     except OSError:
         return True
+
+
+def reuters_ran_after_rferl_failed(db_path: Path) -> bool:
+    done = [r for r in runs(db_path) if r["finished"]]
+    failed = [r["finished"] for r in done if r["source"] == "rferl" and r["status"] == "failed"]
+    return bool(failed) and any(
+        r["source"] == "reuters" and r["status"] == "ok" and r["started"] > failed[0] for r in done
+    )
 
 
 def test_a_failing_source_does_not_stop_the_daemon_and_is_backed_off(tmp_path):
@@ -219,21 +266,15 @@ def test_a_failing_source_does_not_stop_the_daemon_and_is_backed_off(tmp_path):
             "RETRY_TIMES=0",
         )
         try:
-            wait_for(
-                lambda: (
-                    db_path.exists()
-                    and sum(r["source"] == "reuters" and r["status"] == "ok" for r in runs(db_path))
-                    >= 3
-                ),
-                timeout=45,
-            )
+            # Until reuters has run well after rferl failed and was backed off.
+            wait_for(lambda: reuters_ran_after_rferl_failed(db_path))
         finally:
             stderr, _ = stop_daemon(daemon)
             resetting.stop()
     assert daemon.returncode == 0
     rferl = [r for r in runs(db_path) if r["source"] == "rferl"]
     assert rferl
-    assert all(r["status"] == "failed" for r in rferl)
+    assert all(r["status"] == "failed" for r in rferl if r["status"] != "interrupted")
     assert "rferl: 1 failed or blocked run(s) in a row; next run" in stderr
     status = run_newsmon("status", "--db", str(db_path), "--every", "1s", "--max-failures", "1")
     assert status.returncode == 1
@@ -306,7 +347,9 @@ def test_next_run_is_now_when_overdue_and_backs_off_after_failures():
 
 @pytest.mark.parametrize("every", ["0s", "5x", "soon", "-1m"])
 def test_schedule_rejects_a_bad_interval_with_one_line(every, tmp_path):
-    result = run_newsmon("schedule", "--db", str(tmp_path / "n.db"), "--every", every)
-    assert result.returncode == 2
-    assert result.stderr.startswith("Error: --every: invalid duration")
-    assert "Traceback" not in result.stderr
+    # In process: the same code as the installed command, without a Python start per case.
+    result = CliRunner().invoke(cli, ["schedule", "--db", str(tmp_path / "n.db"), "--every", every])
+    assert result.exit_code == 2
+    assert isinstance(result.exception, SystemExit)  # no traceback
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("Error: --every: invalid duration")
