@@ -18,7 +18,6 @@ import json
 import re
 import socket
 import struct
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
