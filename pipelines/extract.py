@@ -26,6 +26,7 @@ from crawler.items import Article, Page
 from crawler.sources import SiteQuirks, Source, load_sites, load_sources
 from crawler.urls import article_key, article_url, host_of
 from pipelines import Rejected
+from pipelines.credit import Credit, attribute, read_credit
 from pipelines.metadata import PageMetadata, jsonld_people, jsonld_text, read_metadata, split_names
 
 logger = logging.getLogger(__name__)
@@ -38,20 +39,6 @@ _FURNITURE = re.compile(
     r"latest update\s*:.*|date created\s*:.*|\d+ min read)$",
     re.IGNORECASE,
 )
-_AGENCIES = {
-    "AFP": re.compile(r"\bAFP\b|Agence France[- ]Presse", re.IGNORECASE),
-    "Reuters": re.compile(r"\bReuters\b"),
-    "AP": re.compile(r"\bAssociated Press\b|\(AP\)"),
-}
-# "TRIPOLI (AFP) -", "KATHMANDU, April 25 (Reuters) -": the wire's dateline in the lead.
-_DATELINE = re.compile(r"^[A-Z][\w .,'/-]{1,60}\((AFP|Reuters|AP)\)\s*[-–—]")
-_CREDIT = re.compile(
-    r"(?:based on reporting by|with reporting by|\(.*?\bwith\b)\s*(.{0,80})|"
-    r"^\(?((?:AFP|Reuters|AP)(?:\s*(?:,|and|/)\s*(?:AFP|Reuters|AP))*)\)?$",
-    re.IGNORECASE,
-)
-
-
 @dataclass(frozen=True)
 class Extracted:
     title: str
@@ -62,7 +49,7 @@ class Extracted:
     language: str
     description: str | None
     canonical: str | None
-    agencies: list[str] = field(default_factory=list)
+    credit: Credit = field(default_factory=Credit)  # wire credit read from the page
 
 
 def extract_page(
@@ -94,7 +81,7 @@ def extract_page(
     text = _text(page_html, url, tree, quirks, title)
     if not text:
         return None
-    authors, organisations = _authors(meta, tree, quirks)
+    authors, _ = _authors(meta, tree, quirks)
     modified = parse_date(
         jsonld_text(ld.get("dateModified"))
         or meta.first("article:modified_time", "og:updated_time", "og:article:modified_time")
@@ -110,7 +97,7 @@ def extract_page(
         description=jsonld_text(ld.get("description"))
         or meta.first("og:description", "description"),
         canonical=meta.canonical or meta.first("og:url") or jsonld_text(ld.get("url")),
-        agencies=detect_agencies(text, authors + organisations, meta),
+        credit=read_credit(tree, meta, text),
     )
 
 
@@ -215,24 +202,6 @@ def _language(meta: PageMetadata, default: str) -> str:
     return code if re.fullmatch(r"[a-z]{2}", code) else default
 
 
-def detect_agencies(text: str, credited: list[str], meta: PageMetadata) -> list[str]:
-    """Wire agencies credited by byline, dateline, credit line or metadata."""
-    found: set[str] = set()
-    for paragraph in text.split("\n\n", 3)[:3]:  # a standfirst may precede the dateline
-        if match := _DATELINE.match(paragraph):
-            found.add(match.group(1))
-    sources = [*credited, *meta.all("article:author", "author", "dc.source", "source")]
-    tail = text[-400:].split("\n\n")[-2:]
-    for line in tail:
-        if match := _CREDIT.search(line.strip()):
-            sources.append(match.group(0))
-    for value in sources:
-        for agency, pattern in _AGENCIES.items():
-            if pattern.search(value):
-                found.add(agency)
-    return sorted(found)
-
-
 def content_hash(text: str) -> str:
     """sha256 of the whitespace-normalised text: the same story, byte for byte, once."""
     return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()
@@ -300,11 +269,7 @@ class ExtractPipeline:
         if canonical and host_of(article_url(canonical, source)) in source.domains:
             url = article_url(canonical, source)
         site = host_of(page.final_url)
-        agencies = set(extracted.agencies)
-        if source.agency and site in source.licensee_domains and source.agency not in agencies:
-            agencies = set()  # a licensee's own reporting is not the agency's copy
-        elif source.agency and site not in source.licensee_domains:
-            agencies.add(source.agency)  # the agency's own site
+        credit = attribute(extracted.credit, page.final_url, source)
         return Article(
             source=page.source,
             url=url,
@@ -319,7 +284,8 @@ class ExtractPipeline:
             language=extracted.language,
             description=extracted.description,
             site=site,
-            agency=", ".join(sorted(agencies)) or None,
+            agency=credit.agency,
+            credit=list(credit.evidence),
             fetched=page.fetched,
             discovered_via=page.discovered_via,
             html=page.html,

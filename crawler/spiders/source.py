@@ -49,7 +49,8 @@ class SourceSpider(Spider):
 
     async def start(self) -> AsyncIterator[Any]:
         for discovery in self.source.discovery:
-            yield self.discovery_request(discovery.url, discovery.kind)
+            if discovery.enabled:  # a disabled endpoint is declared for `sources --check` only
+                yield self.discovery_request(discovery.url, discovery.kind)
 
     def discovery_request(self, url: str, kind: str) -> Request:
         callback = {
