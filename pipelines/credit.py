@@ -221,7 +221,7 @@ def attribute(page: Credit, url: str, source: Source) -> Credit:
     credit = combine(page, url_credit(url, source.credit_hints(host), source.agency))
     if host in source.licensee_domains:
         return credit.only(source.agency)
-    own = Credit((source.agency,), (f"site: {host} is {source.agency}'s own site",))
+    own = Credit((source.agency,), (f"site: {host} (the agency's own site)",))
     return combine(own, credit)
 
 

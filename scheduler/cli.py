@@ -20,6 +20,7 @@ from pipelines.database import DatabaseError, open_database
 from review.serve import serve as serve_archive
 from scheduler.crawl import CrawlJob, CrawlResult, run_crawls
 from scheduler.daemon import Daemon
+from scheduler.extract_command import extract
 from scheduler.status import UNHEALTHY_FAILURES, source_status
 
 
@@ -351,3 +352,6 @@ def serve(db_path: Path, host: str, port: int) -> None:
     if not db_path.exists():
         raise click.ClickException(f"{db_path} does not exist: run `newsmon crawl` first")
     serve_archive(db_path.expanduser().resolve(), host, port)  # read-only: never migrates
+
+
+cli.add_command(extract)  # its logic: scheduler/extract_command.py, pipelines/explain.py
