@@ -6,7 +6,8 @@ runs in a row failed decide when it runs next, both in the daemon and in `newsmo
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import json
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,12 +31,13 @@ class History:
     last_duration_s: float | None
     last_new_article: str | None
     failures_in_a_row: int
+    last_sites: dict[str, Any] = field(default_factory=dict)  # per host: pages, stored, blocked
 
 
 def history(db: sqlite_utils.Database, source: str) -> History:
     runs = list(
         db.query(
-            "select started, finished, status, reason from crawl_runs "
+            "select started, finished, status, reason, sites from crawl_runs "
             "where source = ? and status != 'running' order by started desc, id desc limit 50",
             [source],
         )
@@ -60,6 +62,7 @@ def history(db: sqlite_utils.Database, source: str) -> History:
         last_duration_s=duration,
         last_new_article=newest,
         failures_in_a_row=failures,
+        last_sites=json.loads(last["sites"] or "{}") if last else {},
     )
 
 
@@ -92,6 +95,7 @@ class SourceStatus:
     next_run: str
     backoff: str | None
     problems: list[str]
+    sites: dict[str, Any] = field(default_factory=dict)
 
     @property
     def healthy(self) -> bool:
@@ -108,8 +112,21 @@ class SourceStatus:
         return (
             f"{self.source:<10} last run {last}, last new article "
             f"{self.last_new_article or 'never'}, {self.failures_in_a_row} failure(s) in "
-            f"a row, next run {self.next_run}{backoff}: {state}"
+            f"a row, next run {self.next_run}{backoff}{sites_summary(self.sites)}: {state}"
         )
+
+
+def sites_summary(sites: dict[str, Any]) -> str:
+    """`` [www.reuters.com blocked; english.ahram.org.eg 3 pages, 1 stored]`` when the source
+    read more than one site, so a blocked home site reads as what it is."""
+    if len(sites) < 2:
+        return ""
+    parts = [
+        f"{host} blocked" if s.get("blocked") else f"{host} {s.get('pages', 0)} pages, "
+        f"{s.get('stored', 0)} stored"
+        for host, s in sorted(sites.items())
+    ]
+    return " [" + "; ".join(parts) + "]"
 
 
 def source_status(
@@ -154,6 +171,7 @@ def source_status(
                 next_run=_iso(next_run(past, interval, now)) or "now",
                 backoff=backoff,
                 problems=problems,
+                sites=past.last_sites,
             )
         )
     return states
