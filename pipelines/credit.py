@@ -309,7 +309,11 @@ def _bylines(found: _Findings, tree: html.HtmlElement) -> None:
         if _elsewhere(element):
             continue
         if element.tag == "a" and element.get("href"):
-            found.add("author link", urlsplit(element.get("href")).path, agencies_in_url(element.get("href")))
+            found.add(
+                "author link",
+                urlsplit(element.get("href")).path,
+                agencies_in_url(element.get("href")),
+            )
         value = " ".join(element.text_content().split())
         if value and _byline_marked(element):
             found.add("byline", value, agencies_in_credit(value))
@@ -324,7 +328,11 @@ def _candidate_bylines(body: html.HtmlElement) -> Iterator[html.HtmlElement]:
             yield element
             continue
         text = element.text_content()
-        if text and len(text) <= 4 * MAX_CREDIT_CHARS and len(" ".join(text.split())) <= MAX_CREDIT_CHARS:
+        if (
+            text
+            and len(text) <= 4 * MAX_CREDIT_CHARS
+            and len(" ".join(text.split())) <= MAX_CREDIT_CHARS
+        ):
             yield element
 
 

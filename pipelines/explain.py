@@ -111,9 +111,7 @@ def explain_page(
             "relevant": relevance.is_relevant(threshold),
             "reason": relevance.reason,
         }
-    result.decision, result.reason = _decide(
-        result, source, threshold, min_chars, relevance_filter
-    )
+    result.decision, result.reason = _decide(result, source, threshold, min_chars, relevance_filter)
     return result
 
 
@@ -127,9 +125,15 @@ def _decide(
     """The pipelines' checks, in the order the crawl makes them."""
     url, host, extracted, relevance = result.url, result.site, result.extracted, result.relevance
     if source is not None and url and host not in source.domains:
-        return "off_site", f"{host} is not one of {source.name}'s sites ({', '.join(source.domains)})"
+        return (
+            "off_site",
+            f"{host} is not one of {source.name}'s sites ({', '.join(source.domains)})",
+        )
     if source is not None and url and not source.is_article_url(canonicalize_url(url)):
-        return "not_article_url", f"{url} matches none of {source.name}'s article patterns: never fetched"
+        return (
+            "not_article_url",
+            f"{url} matches none of {source.name}'s article patterns: never fetched",
+        )
     if extracted is None or len(extracted.text) < min_chars:
         chars = len(extracted.text) if extracted else 0
         return "no_text", f"no article text ({chars} characters; at least {min_chars} needed)"

@@ -39,6 +39,8 @@ _FURNITURE = re.compile(
     r"latest update\s*:.*|date created\s*:.*|\d+ min read)$",
     re.IGNORECASE,
 )
+
+
 @dataclass(frozen=True)
 class Extracted:
     title: str

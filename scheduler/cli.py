@@ -19,6 +19,7 @@ from crawler.sources import Source, SourceError, load_sources, parse_duration
 from pipelines.database import DatabaseError, open_database
 from review.serve import serve as serve_archive
 from scheduler.crawl import CrawlJob, CrawlResult, run_crawls
+from scheduler.check_command import check as check_endpoints
 from scheduler.daemon import Daemon
 from scheduler.extract_command import extract
 from scheduler.status import UNHEALTHY_FAILURES, source_status
@@ -75,9 +76,38 @@ def cli() -> None:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the declarations as JSON.")
-def sources(as_json: bool) -> None:
-    """List the declared sources and how each is discovered."""
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Probe every declared endpoint once (robots.txt first) and say which work; "
+    "exits 1 when an enabled endpoint is broken. Needs internet access.",
+)
+@click.option(
+    "--origin-map", "origin_maps", multiple=True, metavar="PUBLIC=TARGET", help="As for crawl."
+)
+@click.option(
+    "--delay",
+    type=click.FloatRange(min=0),
+    default=2.0,
+    show_default=True,
+    help="Seconds between two requests to the same host (--check).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=20.0,
+    show_default=True,
+    help="Seconds to wait for each answer (--check).",
+)
+def sources(
+    as_json: bool, check: bool, origin_maps: tuple[str, ...], delay: float, timeout: float
+) -> None:
+    """List the declared sources and how each is discovered, or --check them."""
     declared = declared_sources()
+    if check:
+        mapping = parse_origin_maps(origin_maps)
+        check_endpoints(declared, origin_map=mapping, as_json=as_json, delay=delay, timeout=timeout)
+        return
     if as_json:
         click.echo(json.dumps([s.as_json() for s in declared.values()], indent=2))
         return

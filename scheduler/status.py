@@ -122,8 +122,9 @@ def sites_summary(sites: dict[str, Any]) -> str:
     if len(sites) < 2:
         return ""
     parts = [
-        f"{host} blocked" if s.get("blocked") else f"{host} {s.get('pages', 0)} pages, "
-        f"{s.get('stored', 0)} stored"
+        f"{host} blocked"
+        if s.get("blocked")
+        else f"{host} {s.get('pages', 0)} pages, {s.get('stored', 0)} stored"
         for host, s in sorted(sites.items())
     ]
     return " [" + "; ".join(parts) + "]"

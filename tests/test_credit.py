@@ -163,7 +163,9 @@ def test_agency_label_precision_and_recall_over_the_real_pages(capsys):
     precision = true_pos / (true_pos + false_pos)
     recall = true_pos / (true_pos + false_neg)
     with capsys.disabled():
-        print(f"\ncredit: precision {precision:.2f}, recall {recall:.2f} over {len(LABELLED)} pages")
+        print(
+            f"\ncredit: precision {precision:.2f}, recall {recall:.2f} over {len(LABELLED)} pages"
+        )
     assert precision >= 0.95 and recall >= 0.95
 
 

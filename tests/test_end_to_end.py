@@ -328,7 +328,9 @@ def test_reuters_copy_is_stored_from_a_republisher_while_reuters_com_blocks(tmp_
     reason = [line for line in result.stdout.splitlines() if line.startswith("reuters: partial")]
     assert reason, result.stdout + result.stderr
     assert "www.reuters.com blocked the crawler: HTTP 401" in reason[0]
-    assert "Reuters copy read on 1 other site (english.ahram.org.eg: 3 pages, 1 stored)" in reason[0]
+    assert (
+        "Reuters copy read on 1 other site (english.ahram.org.eg: 3 pages, 1 stored)" in reason[0]
+    )
     db = open_db(db_path)
     (row,) = db.query("select * from articles")
     assert (row["source"], row["site"], row["agency"]) == (
