@@ -70,7 +70,10 @@ class Licensee:
         return {
             "host": self.host,
             "publisher": self.publisher,
-            "discovery": [d.as_json() for d in self.discovery],
+            # The contract's shape: what the crawl reads. Every declared endpoint, with how
+            # sure we are of it, is in "endpoints".
+            "discovery": [{"kind": d.kind, "url": d.url} for d in self.discovery if d.enabled],
+            "endpoints": [d.as_json() for d in self.discovery],
             "article_patterns": [p.pattern for p in self.article_patterns],
             "credit_hints": [p.pattern for p in self.credit_hints],
             "credit_seen": self.credit_seen,
@@ -126,7 +129,10 @@ class Source:
             "publisher": self.publisher,
             "domains": list(self.domains),
             "enabled": self.enabled,
-            "discovery": [d.as_json() for d in self.discovery],
+            # The contract's shape: what the crawl reads. Every declared endpoint, with how
+            # sure we are of it, is in "endpoints".
+            "discovery": [{"kind": d.kind, "url": d.url} for d in self.discovery if d.enabled],
+            "endpoints": [d.as_json() for d in self.discovery],
             "agency": self.agency or None,
             "interval": self.interval,
             "notes": self.notes,

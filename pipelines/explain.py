@@ -63,7 +63,7 @@ def source_for(url: str | None, sources: dict[str, Source]) -> Source | None:
         return None
     own = [s for s in sources.values() if host in s.domains and host not in s.licensee_domains]
     licensed = [s for s in sources.values() if host in s.licensee_domains]
-    return (own or licensed or [None])[0]
+    return next(iter(own + licensed), None)
 
 
 def explain_page(

@@ -18,8 +18,8 @@ from crawler.origins import OriginMapError, parse_origin
 from crawler.sources import Source, SourceError, load_sources, parse_duration
 from pipelines.database import DatabaseError, open_database
 from review.serve import serve as serve_archive
-from scheduler.crawl import CrawlJob, CrawlResult, run_crawls
 from scheduler.check_command import check as check_endpoints
+from scheduler.crawl import CrawlJob, CrawlResult, run_crawls
 from scheduler.daemon import Daemon
 from scheduler.extract_command import extract
 from scheduler.status import UNHEALTHY_FAILURES, source_status
@@ -116,7 +116,8 @@ def sources(
         state = "yes" if source.enabled else "no"
         for index, entry in enumerate(source.discovery):
             first = (source.name, state, source.interval) if index == 0 else ("", "", "")
-            rows.append((*first, entry.kind, entry.url))
+            state_of = "" if entry.enabled else f"  (disabled, {entry.confidence})"
+            rows.append((*first, entry.kind, entry.url + state_of))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]

@@ -65,7 +65,7 @@ def check(tmp_path):
     def run(*args: str):
         maps = [f"--origin-map={s.public_origin}={s.origin}" for s in sites]
         maps.append(f"--origin-map=https://gone.example.org={UNREACHABLE}")
-        result = run_newsmon(
+        return run_newsmon(
             "sources",
             "--check",
             "--delay",
@@ -76,7 +76,6 @@ def check(tmp_path):
             *args,
             env={"NEWSMON_SOURCES": str(declarations)},
         )
-        return result
 
     run.sites = {s.host: s for s in sites}  # type: ignore[attr-defined]
     yield run
