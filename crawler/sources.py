@@ -70,10 +70,7 @@ class Licensee:
         return {
             "host": self.host,
             "publisher": self.publisher,
-            # The contract's shape: what the crawl reads. Every declared endpoint, with how
-            # sure we are of it, is in "endpoints".
-            "discovery": [{"kind": d.kind, "url": d.url} for d in self.discovery if d.enabled],
-            "endpoints": [d.as_json() for d in self.discovery],
+            "discovery": [d.as_json() for d in self.discovery],
             "article_patterns": [p.pattern for p in self.article_patterns],
             "credit_hints": [p.pattern for p in self.credit_hints],
             "credit_seen": self.credit_seen,
