@@ -16,7 +16,7 @@ refused by the shape rules below: a credit is a short name-like value, not a sen
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -271,69 +271,43 @@ def _meta_tags(found: _Findings, meta: PageMetadata) -> None:
                 found.add(f"meta {name}", value, agencies_in_credit(value))
 
 
+_MARK_ATTRIBUTES = ("class", "id", "itemprop", "rel", "data-test", "data-testid", "role")
+_TOKEN_SPLIT = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z])(?=[A-Z])")
+BYLINE_DEPTH = 3  # a byline's text may sit this many levels below the marked element
+
+
 def _tokens(element: html.HtmlElement) -> set[str]:
-    raw = " ".join(
-        element.get(attr) or ""
-        for attr in ("class", "id", "itemprop", "rel", "data-test", "data-testid", "role")
-    )
-    return {t.lower() for t in re.split(r"[^A-Za-z0-9]+|(?<=[a-z])(?=[A-Z])", raw) if t}
-
-
-def _elsewhere(element: html.HtmlElement) -> bool:
-    """Inside a caption, a photo credit, a teaser, navigation or the page footer."""
-    for node in element.iterancestors():
-        if not isinstance(node.tag, str) or node.tag in ("body", "html"):
-            continue  # page-wide classes ("menu-type-dropdown") say nothing of the element
-        if node.tag in _ELSEWHERE_TAGS or _tokens(node) & _ELSEWHERE_TOKENS:
-            return True
-    return bool(_tokens(element) & _ELSEWHERE_TOKENS)
-
-
-def _byline_marked(element: html.HtmlElement) -> bool:
-    """The element, or one of its three nearest ancestors, is marked as a byline/source."""
-    node: Any = element
-    for _ in range(4):
-        if node is None or not isinstance(node.tag, str):
-            return False
-        if _tokens(node) & _BYLINE_TOKENS:
-            return True
-        node = node.getparent()
-    return False
+    raw = " ".join(v for a in _MARK_ATTRIBUTES if (v := element.get(a)))
+    return {t.lower() for t in _TOKEN_SPLIT.split(raw) if t} if raw else set()
 
 
 def _bylines(found: _Findings, tree: html.HtmlElement) -> None:
+    """Bylines and author links. One pass in document order, each element's context
+    (inside a byline? inside a caption, teaser or navigation?) inherited from its parent."""
     body = tree.find("body")
     if body is None:
         return
-    for element in _candidate_bylines(body):
-        if _elsewhere(element):
-            continue
-        if element.tag == "a" and element.get("href"):
-            found.add(
-                "author link",
-                urlsplit(element.get("href")).path,
-                agencies_in_url(element.get("href")),
-            )
-        value = " ".join(element.text_content().split())
-        if value and _byline_marked(element):
-            found.add("byline", value, agencies_in_credit(value))
-
-
-def _candidate_bylines(body: html.HtmlElement) -> Iterator[html.HtmlElement]:
-    """Elements small enough to be a byline: their whole text is a credit-sized value."""
-    for element in body.iter():
+    # element -> (levels below the nearest byline-marked element or None, elsewhere?)
+    context: dict[Any, tuple[int | None, bool]] = {body: (None, False)}
+    for element in body.iterdescendants():
         if not isinstance(element.tag, str) or element.tag in ("script", "style", "noscript"):
             continue
-        if element.tag == "a" and element.get("href"):
-            yield element
+        depth, elsewhere = context.get(element.getparent(), (None, False))
+        tokens = _tokens(element)
+        elsewhere = elsewhere or element.tag in _ELSEWHERE_TAGS or bool(tokens & _ELSEWHERE_TOKENS)
+        if tokens & _BYLINE_TOKENS:
+            depth = 0
+        elif depth is not None:
+            depth = depth + 1 if depth < BYLINE_DEPTH else None
+        context[element] = (depth, elsewhere)
+        if elsewhere:
             continue
-        text = element.text_content()
-        if (
-            text
-            and len(text) <= 4 * MAX_CREDIT_CHARS
-            and len(" ".join(text.split())) <= MAX_CREDIT_CHARS
-        ):
-            yield element
+        href = element.get("href") if element.tag == "a" else None
+        if href and (agencies := agencies_in_url(href)):
+            found.add("author link", urlsplit(href).path, agencies)
+        if depth is not None:
+            value = " ".join(element.text_content().split())
+            found.add("byline", value, agencies_in_credit(value))
 
 
 def _paragraphs(text: str) -> list[str]:
