@@ -12,10 +12,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from lxml import etree, html
+
 from crawler.sources import SiteQuirks, Source
 from crawler.urls import canonicalize_url, host_of
 from pipelines.credit import Credit, attribute
 from pipelines.extract import Extracted, extract_page
+from pipelines.metadata import jsonld_text, read_metadata
 from pipelines.relevance import score
 
 
@@ -56,6 +59,16 @@ class Explanation:
         }
 
 
+def canonical_url(page_html: str) -> str | None:
+    """The page's own public URL (rel=canonical, og:url or JSON-LD url), canonicalised."""
+    try:
+        meta = read_metadata(html.fromstring(page_html))
+    except (etree.ParserError, ValueError):
+        return None
+    url = meta.canonical or meta.first("og:url") or jsonld_text(meta.jsonld.get("url"))
+    return canonicalize_url(url) if url and url.startswith(("http://", "https://")) else None
+
+
 def source_for(url: str | None, sources: dict[str, Source]) -> Source | None:
     """The source that reads ``url``'s host: its own site first, then a licensee."""
     host = host_of(url) if url else ""
@@ -79,6 +92,7 @@ def explain_page(
 ) -> Explanation:
     """The decision the crawl would take on ``page_html`` fetched from ``url`` for ``source``
     (None: generic rules), with every intermediate finding."""
+    url = url or canonical_url(page_html)
     host = host_of(url) if url else ""
     extracted = extract_page(
         page_html,
@@ -86,9 +100,6 @@ def explain_page(
         quirks=quirks.get(host),
         default_language=source.language if source else "en",
     )
-    if url is None and extracted and extracted.canonical:
-        url = canonicalize_url(extracted.canonical)
-        host = host_of(url)
     role = "generic rules"
     if source is not None:
         role = "licensee" if host in source.licensee_domains else "own site"

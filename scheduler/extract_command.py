@@ -16,7 +16,7 @@ from scrapy.settings import Settings
 from crawler.encoding import page_text
 from crawler.sources import SourceError, load_sites
 from crawler.urls import canonicalize_url
-from pipelines.explain import Explanation, explain_page, source_for
+from pipelines.explain import Explanation, canonical_url, explain_page, source_for
 from pipelines.relevance import compile_terms
 
 TEXT_PREVIEW_CHARS = 400
@@ -85,10 +85,8 @@ def extract(
             click.echo(f"{path}: cannot read: {exc.strerror or exc}", err=True)
             unreadable += 1
             continue
-        page_url = canonicalize_url(url) if url else None
-        source = declared[source_name] if source_name else None
-        if source is None and page_url:
-            source = source_for(page_url, declared)
+        page_url = canonicalize_url(url) if url else canonical_url(page_html)
+        source = declared[source_name] if source_name else source_for(page_url, declared)
         result = explain_page(
             page_html,
             page_url,
@@ -99,20 +97,6 @@ def extract(
             min_chars=min_chars,
             relevance_filter=relevance_filter,
         )
-        if result.source is None and not source_name and result.url:
-            # The URL came from the page itself: judge again with the source it belongs to.
-            matched = source_for(result.url, declared)
-            if matched is not None:
-                result = explain_page(
-                    page_html,
-                    result.url,
-                    matched,
-                    quirks=quirks,
-                    terms=terms,
-                    threshold=threshold,
-                    min_chars=min_chars,
-                    relevance_filter=relevance_filter,
-                )
         if as_json:
             click.echo(json.dumps(result.as_json(str(path)), ensure_ascii=False))
         else:
