@@ -126,6 +126,19 @@ def m001_initial(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m010_agency_list(db: sqlite_utils.Database) -> None:
+    """``agencies``: the ``agency`` credit as a JSON list, so that Datasette's array facet
+    counts an "AFP, Reuters" article under AFP and under Reuters. A virtual generated
+    column: computed on read, nothing to keep in step on write."""
+    db.execute(
+        """alter table articles add column agencies text generated always as (
+             case when agency is null or agency = '' then '[]'
+             else '["' || replace(agency, ', ', '","') || '"]' end
+           ) virtual"""
+    )
+
+
+@migrations()
 def m003_credit_and_sites(db: sqlite_utils.Database) -> None:
     """articles.credit: the evidence for `agency` (JSON list); crawl_runs.sites: what each
     site of the source gave this run (JSON), so a blocked home site is not a dead source."""
