@@ -153,6 +153,7 @@ class SiteQuirks:
     author_selectors: tuple[str, ...] = ()  # CSS: each match is one author
     drop_text: tuple[re.Pattern[str], ...] = ()  # paragraphs matching these are not text
     end_at: tuple[re.Pattern[str], ...] = ()  # the text ends at the last paragraph matching
+    date_selectors: tuple[str, ...] = ()  # CSS: an element whose text holds the publication date
 
 
 def parse_duration(text: str) -> int:
@@ -206,6 +207,7 @@ def _read(path: str | Path | None) -> tuple[Path, dict[str, Any]]:
 
 def _parse_site(entry: Any, where: str) -> SiteQuirks:
     fields = {"hosts", "text_selectors", "author_selectors", "drop_text", "end_at"}
+    fields |= {"date_selectors"}
     if not isinstance(entry, dict) or not set(entry) <= fields or "hosts" not in entry:
         raise SourceError(f"{where}: a table with 'hosts' and only {', '.join(sorted(fields))}")
     values: dict[str, tuple[str, ...]] = {}
@@ -226,6 +228,7 @@ def _parse_site(entry: Any, where: str) -> SiteQuirks:
         author_selectors=values["author_selectors"],
         drop_text=compiled["drop_text"],
         end_at=compiled["end_at"],
+        date_selectors=values["date_selectors"],
     )
 
 

@@ -88,7 +88,7 @@ def extract_page(
         jsonld_text(ld.get("dateModified"))
         or meta.first("article:modified_time", "og:updated_time", "og:article:modified_time")
     )
-    published = _published(meta, modified, hint_published)
+    published = _published(meta, modified, hint_published) or _quirk_date(tree, quirks)
     return Extracted(
         title=title,
         text=text,
@@ -191,6 +191,21 @@ def _published(meta: PageMetadata, modified: str | None, hint: str | None) -> st
     # the site's offset: read the bare value in that offset rather than guess UTC.
     zone = zone_of(meta.first("og:updated_time", "article:modified_time"))
     return parse_date(raw, default_tz=zone) or hint or None
+
+
+# "Tuesday 14 May 2024", "May 14, 2024", "2024-05-14": a date written in a byline box.
+_WRITTEN_DATE = re.compile(
+    r"\b\d{1,2} [A-Z][a-z]+ \d{4}\b|\b[A-Z][a-z]+ \d{1,2}, \d{4}\b|\b\d{4}-\d{2}-\d{2}\b"
+)
+
+
+def _quirk_date(tree: html.HtmlElement, quirks: SiteQuirks | None) -> str | None:
+    """The date a site writes only in its byline box (Ahram Online), when it declares where."""
+    for selector in quirks.date_selectors if quirks else ():
+        for element in tree.cssselect(selector):
+            if match := _WRITTEN_DATE.search(" ".join(element.text_content().split())):
+                return parse_date(match.group(0))
+    return None
 
 
 def _language(meta: PageMetadata, default: str) -> str:

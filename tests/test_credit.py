@@ -287,3 +287,24 @@ def test_a_licensees_own_reporting_gets_no_agency_and_a_url_hint_is_evidence():
     )
     uol = "https://noticias.uol.com.br/ultimas-noticias/reuters/2024/01/01/x.htm"
     assert attribute(Credit(), uol, source).evidence == ("url: /ultimas-noticias/reuters/",)
+
+
+def test_a_site_that_writes_its_date_only_in_the_source_box_gets_it_by_declaration():
+    url = LABELLED[
+        "real/wire_credit/english.ahram.org.eg_2020-05-11_anti-lockdown-protests-germany.html"
+    ][0]
+    page = (
+        FIXTURES
+        / "real/wire_credit/english.ahram.org.eg_2020-05-11_anti-lockdown-protests-germany.html"
+    )
+    result = explain_page(
+        page.read_text(encoding="utf-8"),
+        url,
+        source_for(url, SOURCES),
+        quirks=load_sites(),
+        terms=compile_terms(),
+        threshold=3.0,
+        min_chars=200,
+    )
+    assert result.extracted is not None
+    assert result.extracted.published == "2020-05-11T00:00:00Z"
