@@ -25,7 +25,7 @@ from datasette.app import Datasette
 from pipelines.database import open_database
 from pipelines.store import Archive
 from review.serve import metadata_for
-from tests.conftest import expected_articles, FAST, ROOT, open_db, run_newsmon
+from tests.conftest import FAST, ROOT, expected_articles, open_db, run_newsmon
 from tests.siteserver import origin_map_args, serve_sites
 
 CHROMIUM = "/usr/bin/chromium"
