@@ -28,6 +28,7 @@ from crawler.urls import article_key, article_url, host_of
 from pipelines import Rejected
 from pipelines.credit import Credit, attribute, read_credit
 from pipelines.metadata import PageMetadata, jsonld_people, jsonld_text, read_metadata, split_names
+from pipelines.relevance import PreCheck
 
 logger = logging.getLogger(__name__)
 
@@ -234,6 +235,7 @@ class ExtractPipeline:
         self.workers = workers
         self.timeout = settings.getfloat("NEWSMON_EXTRACT_TIMEOUT")
         self.min_chars = settings.getint("NEWSMON_MIN_TEXT_CHARS")
+        self.precheck = PreCheck.from_settings(settings)
         self.pool: ProcessPoolExecutor | None = None
 
     @classmethod
@@ -255,6 +257,7 @@ class ExtractPipeline:
         source = self.sources[item.source]
         stats = self.crawler.stats
         assert stats is not None
+        self.precheck.check(item, stats)  # a page naming no Libya term is not worth extracting
         assert self.pool is not None
         future = self.pool.submit(
             extract_page,
