@@ -139,6 +139,14 @@ def m010_agency_list(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m004_crawl_runs_kind(db: sqlite_utils.Database) -> None:
+    # `newsmon backfill` runs are recorded beside the live crawls; `status` and the
+    # scheduler's catch-up read only the live ones. Rows written before are live crawls.
+    db.table("crawl_runs").add_column("kind", str, not_null_default="crawl")
+    db.table("crawl_runs").create_index(["source", "kind", "started"])
+
+
+@migrations()
 def m003_credit_and_sites(db: sqlite_utils.Database) -> None:
     """articles.credit: the evidence for `agency` (JSON list); crawl_runs.sites: what each
     site of the source gave this run (JSON), so a blocked home site is not a dead source."""
