@@ -76,7 +76,8 @@ def _xml_root(body: bytes) -> etree._Element:
 
 
 def _local(tag: object) -> str:
-    return etree.QName(tag).localname if isinstance(tag, str) else ""
+    # Not etree.QName: a recovering parse of a broken file can leave tag names it rejects.
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
 
 
 def _child_text(element: etree._Element, *names: str) -> str | None:

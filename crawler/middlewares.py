@@ -23,6 +23,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.defer import Deferred
 
+from crawler.offsite import REFUSED, on_domains, where
 from crawler.urls import host_of
 
 logger = logging.getLogger(__name__)
@@ -145,10 +146,10 @@ class OffsiteRedirectMiddleware:
         location = response.headers.get(b"Location")
         if not 300 <= response.status < 400 or not location:
             return response
-        target = host_of(response.urljoin(location.decode("latin-1")))
+        target = response.urljoin(location.decode("latin-1"))
         domains = getattr(self.crawler.spider, "allowed_domains", None) or []
-        if domains and not any(target == d or target.endswith("." + d) for d in domains):
+        if domains and not on_domains(target, domains):
             if self.crawler.stats is not None:
                 self.crawler.stats.inc_value("newsmon/redirected_offsite")
-            raise IgnoreRequest(f"Filtered offsite request: redirected to {target}")
+            raise IgnoreRequest(f"{REFUSED}: redirected to {host_of(target) or where(target)}")
         return response

@@ -19,6 +19,10 @@ ROBOTSTXT_OBEY = True
 CONCURRENT_REQUESTS = 8
 CONCURRENT_REQUESTS_PER_DOMAIN = 1
 DOWNLOAD_DELAY = 2.0
+# Scrapy 2.19 varies each delay by ±50% by default (1-3 s for a 2 s delay); newsmon does not
+# disguise its rhythm, so the delay is a floor: requests to a site start at least this far
+# apart, more when AutoThrottle or the site's robots.txt Crawl-delay (crawler.handler) asks.
+DOWNLOAD_DELAY_JITTER = 0.0
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 2.0
 AUTOTHROTTLE_MAX_DELAY = 60.0
@@ -49,12 +53,22 @@ TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 
 # Below every middleware: the origin map (so they all see public URLs only), and no request
 # to a host that has blocked this run.
+# Nothing but http(s): a hostile sitemap listing file:///etc/passwd or s3://... gets no
+# handler at all (crawler.offsite refuses such URLs before they get this far).
 DOWNLOAD_HANDLERS = {
     "http": "crawler.handler.DownloadHandler",
     "https": "crawler.handler.DownloadHandler",
+    "file": None,
+    "data": None,
+    "s3": None,
+    "ftp": None,
 }
+# Discovery URLs once a run; articles deduped by pipelines.dedupe.SeenUrlsMiddleware.
+DUPEFILTER_CLASS = "pipelines.dedupe.RunDupeFilter"
 
 DOWNLOADER_MIDDLEWARES = {
+    # First of all, whatever dont_filter says: only http(s) on the source's domains.
+    "crawler.offsite.SourceBoundsMiddleware": 40,
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "crawler.middlewares.RobotsTxtMiddleware": 100,
     # After the offsite check (50): skip article URLs already judged in an earlier run.

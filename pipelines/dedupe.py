@@ -2,7 +2,8 @@
 
 Before: ``SeenUrlsMiddleware`` drops a request for an article URL whose outcome is already
 final (stored, duplicate, irrelevant, ...) or that this run has already requested under
-another link (utm parameters, AMP, slug-less RFE/RL ids all map to one key).
+another link (utm parameters, AMP, slug-less RFE/RL ids all map to one key); ``RunDupeFilter``
+fetches a feed or sitemap once a run.
 After: ``DedupePipeline`` drops an article whose canonical URL or exact text is already in
 the archive, and the store remembers what it duplicated for review.
 """
@@ -13,6 +14,7 @@ from typing import Any
 
 from scrapy import Request
 from scrapy.crawler import Crawler
+from scrapy.dupefilters import RFPDupeFilter
 from scrapy.http import Response
 
 from crawler.items import Article
@@ -86,7 +88,22 @@ class SeenUrlsMiddleware:
             alternative = waiting.pop(0)
             # Tells the spider this failure is not final: another link to the article follows.
             request.meta["newsmon_alternative"] = alternative.url
-            self.crawler.engine.crawl(alternative.replace(dont_filter=True))
+            self.crawler.engine.crawl(alternative)
+
+
+class RunDupeFilter(RFPDupeFilter):
+    """Scrapy's URL dupefilter, for discovery only.
+
+    A sitemap listed twice, or an index that lists itself, is fetched once a run. Article
+    requests are deduped by key in SeenUrlsMiddleware instead, and redirects always pass, so a
+    redirect loop fails loudly (max redirections) rather than vanishing silently. No request
+    needs ``dont_filter``, which would skip Scrapy's offsite check as well.
+    """
+
+    def request_seen(self, request: Request) -> bool:
+        if request.meta.get("newsmon_kind") == "article" or request.meta.get("redirect_times"):
+            return False
+        return super().request_seen(request)
 
 
 class DedupePipeline(ArchivePipeline):

@@ -78,13 +78,15 @@ def _lenient_json(text: str) -> Any:
         return None
     try:
         return json.loads(text, strict=False)
+    except RecursionError:  # nested deeper than Python's stack: hostile, not a typo
+        return None
     except json.JSONDecodeError:
         pass
     # Seen on real pages: trailing commas, and HTML comments around the JSON.
     cleaned = re.sub(r",\s*([}\]])", r"\1", re.sub(r"^<!--|-->$", "", text).strip())
     try:
         return json.loads(cleaned, strict=False)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return None
 
 

@@ -58,6 +58,7 @@ def _errors(stats: dict[str, Any]) -> int:
         stats.get("newsmon/discovery_errors", 0)
         + stats.get("newsmon/article_errors", 0)
         + stats.get("newsmon/extract_timeouts", 0)
+        + stats.get("newsmon/extract_crashes", 0)
         + stats.get("newsmon/pipeline_errors", 0)
     )
 

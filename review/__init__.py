@@ -5,6 +5,7 @@ pyproject.toml), so its hooks and ``static/`` files are active whenever Datasett
 newsmon archive.
 """
 
+from review.access import permission_allowed
 from review.plugin import (
     asgi_wrapper,
     extra_css_urls,
@@ -22,6 +23,7 @@ __all__ = [
     "extra_js_urls",
     "extra_template_vars",
     "menu_links",
+    "permission_allowed",
     "register_output_renderer",
     "register_routes",
     "render_cell",

@@ -12,7 +12,7 @@ from datasette import hookimpl
 from datasette.utils.asgi import Response
 from markupsafe import Markup, escape
 
-from review import coverage, feed, search
+from review import coverage, feed, headers, search
 
 # snippet() in the saved search query wraps matches in these; they become <mark> here.
 MARK_START, MARK_END = "[[", "]]"
@@ -92,7 +92,10 @@ def extra_js_urls(datasette: Any) -> list[str]:
 
 @hookimpl
 def asgi_wrapper(datasette: Any) -> Any:
-    return search.wrap
+    def wrap(app: Any) -> Any:
+        return headers.wrap(search.wrap(app, datasette))
+
+    return wrap
 
 
 @hookimpl

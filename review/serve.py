@@ -1,8 +1,14 @@
-"""`newsmon serve`: Datasette over the archive, with newsmon's metadata, read-only."""
+"""`newsmon serve`: Datasette over the archive, with newsmon's metadata, read-only.
+
+Safe by default: arbitrary SQL is off unless asked for, the raw pages and internal tables
+answer 403 (review.access), responses carry a Content-Security-Policy (review.headers). The
+metadata reaches Datasette through an anonymous in-memory file: no file that another user
+of the machine could create, replace or symlink first.
+"""
 
 from __future__ import annotations
 
-import hashlib
+import ipaddress
 import json
 import os
 import sys
@@ -12,44 +18,87 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from datasette.app import Datasette
 
 # Generous enough for facets over a few hundred thousand articles on a small machine.
-SETTINGS = {"sql_time_limit_ms": "3000", "facet_time_limit_ms": "1000", "truncate_cells_html": "0"}
+SETTINGS: dict[str, Any] = {
+    "sql_time_limit_ms": 3000,
+    "facet_time_limit_ms": 1000,
+    "truncate_cells_html": 0,
+    "allow_download": False,  # never hand out the whole database file
+}
 
 
-def metadata_for(db: Path) -> dict[str, Any]:
-    """The shipped metadata, its database part under this archive's Datasette name."""
+def metadata_for(db: Path, *, allow_sql: bool = False) -> dict[str, Any]:
+    """The shipped metadata, its database part under this archive's Datasette name.
+
+    Without ``allow_sql`` nobody may run arbitrary SQL (Datasette's ``allow_sql`` block);
+    the saved queries still answer.
+    """
     template = yaml.safe_load(files("review").joinpath("metadata.yml").read_text("utf-8"))
     database = template.pop("database")
-    return {**template, "databases": {db.stem: database}}
+    metadata = {**template, "databases": {db.stem: database}}
+    if not allow_sql:
+        metadata["allow_sql"] = False
+    return metadata
 
 
-def datasette_argv(db: Path, metadata: Path, host: str, port: int) -> list[str]:
+def datasette_for(db: Path, *, allow_sql: bool = False) -> Datasette:
+    """The review server as an object (for tests and scripts), configured as `serve` runs it."""
+    return Datasette([str(db)], metadata=metadata_for(db, allow_sql=allow_sql), settings=SETTINGS)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def exposure_warning(host: str, allow_sql: bool) -> str | None:
+    """What a reviewer must know before serving on an address other machines can reach."""
+    if is_loopback(host):
+        return None
+    sql = " and anyone can run arbitrary SQL on it" if allow_sql else ""
+    return (
+        f"Warning: listening on {host}: the archive is exposed to every machine that can reach "
+        f"this address, without authentication{sql}. Put it behind an authenticating proxy, "
+        "or use --host 127.0.0.1."
+    )
+
+
+def datasette_argv(db: Path, metadata: str, host: str, port: int) -> list[str]:
     # A plain (not -i) file: Datasette opens it read-only and sees new rows as a crawl
     # writes them (WAL), which an immutable database would not.
-    argv = [
-        sys.executable,
-        "-m",
-        "datasette",
-        "serve",
-        str(db),
-        "--metadata",
-        str(metadata),
-        "--host",
-        host,
-        "--port",
-        str(port),
-    ]
+    argv = [sys.executable, "-m", "datasette", "serve", str(db), "--metadata", metadata]
+    argv += ["--host", host, "--port", str(port)]
     for name, value in SETTINGS.items():
-        argv += ["--setting", name, value]
+        text = ("on" if value else "off") if isinstance(value, bool) else str(value)
+        argv += ["--setting", name, text]
     return argv
 
 
-def serve(db: Path, host: str, port: int) -> None:
+def metadata_path(metadata: dict[str, Any]) -> str:
+    """A path Datasette can read the metadata from, that no other user can create or change.
+
+    On Linux, an anonymous in-memory file (memfd) inherited across exec: nothing on disk.
+    Elsewhere, a private temporary file (mode 0600, unpredictable name, created exclusively).
+    """
+    data = json.dumps(metadata).encode("utf-8")
+    if hasattr(os, "memfd_create"):
+        fd = os.memfd_create("newsmon-metadata", 0)  # not close-on-exec: Datasette reads it
+        with open(fd, "wb", closefd=False) as memory:
+            memory.write(data)
+        return f"/dev/fd/{fd}"
+    fd, name = tempfile.mkstemp(prefix="newsmon-metadata-", suffix=".json")
+    with open(fd, "wb") as private:
+        private.write(data)
+    return name
+
+
+def serve(db: Path, host: str, port: int, *, allow_sql: bool = False) -> None:
     """Replace this process with Datasette (so signals and exit codes are Datasette's)."""
-    # One file per archive, rewritten at each start (exec leaves no chance to clean up).
-    digest = hashlib.sha256(str(db).encode()).hexdigest()[:12]
-    metadata = Path(tempfile.gettempdir()) / f"newsmon-metadata-{db.stem}-{digest}.json"
-    metadata.write_text(json.dumps(metadata_for(db)), encoding="utf-8")
-    argv = datasette_argv(db, metadata, host, port)
+    argv = datasette_argv(db, metadata_path(metadata_for(db, allow_sql=allow_sql)), host, port)
     os.execv(argv[0], argv)

@@ -19,6 +19,7 @@ from crawler.origins import OriginMapError, parse_origin
 from crawler.sources import Source, SourceError, load_sources, parse_duration
 from pipelines.database import DatabaseError, open_database
 from review import digest as digests
+from review.serve import exposure_warning
 from review.serve import serve as serve_archive
 from scheduler.backfill import Backfill, BackfillOptions, backfill_job, check_plan
 from scheduler.check_command import check as check_endpoints
@@ -449,15 +450,24 @@ def status(db_path: Path, as_json: bool, every: str | None, max_failures: int) -
     show_default=True,
     help="Port to listen on.",
 )
-def serve(db_path: Path, host: str, port: int) -> None:
+@click.option(
+    "--allow-sql",
+    is_flag=True,
+    help="Let visitors run arbitrary SQL (off by default; for a trusted user only).",
+)
+def serve(db_path: Path, host: str, port: int, allow_sql: bool) -> None:
     """Browse and search the archive in Datasette, read-only, with newsmon's metadata: facets,
     full-text search and saved queries (latest, ranked search, crawl health, ...).
 
-    Safe to run while crawls write to the same database.
+    Safe to run while crawls write to the same database. The stored HTML and internal tables
+    are not served, and arbitrary SQL is off unless --allow-sql.
     """
     if not db_path.exists():
         raise click.ClickException(f"{db_path} does not exist: run `newsmon crawl` first")
-    serve_archive(db_path.expanduser().resolve(), host, port)  # read-only: never migrates
+    if warning := exposure_warning(host, allow_sql):
+        click.secho(warning, err=True, fg="yellow")
+    # read-only: never migrates
+    serve_archive(db_path.expanduser().resolve(), host, port, allow_sql=allow_sql)
 
 
 @cli.command()

@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,9 @@ from datasette.app import Datasette
 
 from pipelines.database import open_database
 from pipelines.store import Archive
-from review.serve import metadata_for
+from review.headers import content_security_policy, script_hash
+from review.search import rewrite
+from review.serve import datasette_for, metadata_for
 from tests.conftest import FAST, ROOT, expected_articles, open_db, run_newsmon
 from tests.siteserver import origin_map_args, serve_sites
 
@@ -138,7 +142,7 @@ def test_every_saved_query_runs_and_finds_rows(archive: Path) -> None:
 def test_internal_tables_are_hidden_and_the_archive_is_described(archive: Path) -> None:
     tables = {t["name"]: t["hidden"] for t in get(archive, "/news.json").json()["tables"]}
     for internal in ("pages", "_sqlite_migrations", "articles_fts", "articles_fts_data"):
-        assert tables[internal] is True
+        assert internal not in tables  # not readable (403), so not listed either
     for visible in ("articles", "crawl_runs", "seen_urls", "duplicates"):
         assert tables[visible] is False
     home = get(archive, "/").text
@@ -324,6 +328,170 @@ def test_search_takes_what_a_reviewer_types_without_fts_errors(archive: Path, qu
     if "Jufra" in query:
         found = rows(archive, f"/news/articles.json?_search={quoted}")
         assert [r["source"] for r in found] == ["rferl"]
+
+
+INTERNAL_PATHS = [
+    "/news/pages",
+    "/news/pages.json",
+    "/news/pages.csv",
+    "/news/pages/1",
+    "/news/_sqlite_migrations.json",
+    "/news/articles_fts.json",
+    "/news/articles_fts_data.json",
+]
+
+
+@pytest.mark.parametrize("path", INTERNAL_PATHS)
+def test_raw_pages_and_internal_tables_answer_403(archive: Path, path: str) -> None:
+    assert get(archive, path).status_code == 403
+
+
+def sql_get(db_path: Path, path: str, *, allow_sql: bool) -> Any:
+    async def fetch() -> Any:
+        return await datasette_for(db_path, allow_sql=allow_sql).client.get(path)
+
+    return asyncio.run(fetch())
+
+
+@pytest.mark.parametrize(
+    "sql", ["select * from pages", "select count(*) from articles", "select 1"]
+)
+def test_arbitrary_sql_is_off_unless_allowed(archive: Path, sql: str) -> None:
+    path = "/news.json?sql=" + urllib.request.quote(sql)
+    assert sql_get(archive, path, allow_sql=False).status_code == 403
+    assert (
+        sql_get(archive, "/news?sql=" + urllib.request.quote(sql), allow_sql=False).status_code
+        == 403
+    )
+    assert sql_get(archive, path, allow_sql=True).status_code == 200
+
+
+def test_saved_queries_answer_with_sql_off(archive: Path) -> None:
+    for path in ("/news/search.json?q=Haftar", "/news/crawl_health.json"):
+        response = sql_get(archive, path, allow_sql=False)
+        assert response.status_code == 200, path
+        assert response.json()["rows"]
+
+
+def inline_scripts(page: str) -> list[str]:
+    return re.findall(r"<script>(.*?)</script>", page, re.DOTALL)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/", "/news", "/news/articles", "/news/search?q=Haftar", "/news/pages", "/-/search?q=Libya"],
+)
+def test_every_response_carries_a_restrictive_content_security_policy(
+    archive: Path, path: str
+) -> None:
+    response = get(archive, path)
+    policy = dict(
+        part.strip().split(" ", 1)
+        for part in response.headers["content-security-policy"].split(";")
+    )
+    assert policy["default-src"] == "'none'"
+    assert policy["frame-ancestors"] == "'none'"
+    assert "unsafe-inline" not in policy["script-src"] and "*" not in policy["script-src"]
+    for script in inline_scripts(response.text):  # Datasette's own, allowed by hash
+        assert script_hash(script) in policy["script-src"], script[:80]
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_an_injected_script_would_not_be_allowed_by_the_policy() -> None:
+    assert script_hash("alert('x')") not in content_security_policy()
+
+
+def test_serve_on_a_public_address_warns_and_writes_no_metadata_file(
+    archive: Path, tmp_path: Path
+) -> None:
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    port = free_port()
+    argv = ["serve", "--db", str(archive), "--host", "0.0.0.0", "--port", str(port)]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "scheduler", *argv],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TMPDIR": str(private_tmp)},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base + "/-/versions.json")
+        with urllib.request.urlopen(base + "/news/articles.json") as response:
+            assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(base + "/news/pages.json")
+        assert refused.value.code == 403
+        assert list(private_tmp.iterdir()) == []
+    finally:
+        server.terminate()
+        _, stderr = server.communicate(timeout=10)
+    assert "exposed" in stderr and "without authentication" in stderr
+    assert "Traceback" not in stderr
+
+
+FTS5_QUERIES = [
+    "Libya NOT (Tripoli OR Lebanon)",
+    "(Haftar OR Dbeibah) AND Libya",
+    "title:Libya",
+    "{title}:Libya NOT text:Wagner",
+    "-text:Libya",
+    "NEAR(Derna flood, 5)",
+    '"foreign fighters" OR Sirt*',
+    "^Libya",
+]
+
+
+@pytest.mark.parametrize("query", FTS5_QUERIES)
+def test_fts5_syntax_means_what_it_means_in_sqlite(archive: Path, query: str) -> None:
+    expected = {
+        row["rowid"]
+        for row in open_db(archive).query(
+            "select rowid from articles_fts where articles_fts match ?", [query]
+        )
+    }
+    quoted = urllib.request.quote(query)
+    found = {r["id"] for r in rows(archive, f"/news/articles.json?_search={quoted}&_size=max")}
+    assert found == expected
+    saved = {r["id"] for r in rows(archive, f"/news/search.json?q={quoted}")}
+    assert saved == expected
+
+
+def test_a_column_filter_and_a_negated_group_keep_their_meaning(archive: Path) -> None:
+    in_titles = rows(archive, "/news/articles.json?_search=" + urllib.request.quote("title:Libya"))
+    assert in_titles and all("libya" in r["title"].lower() for r in in_titles)
+    query = urllib.request.quote("Libya NOT (Tripoli OR Lebanon)")
+    for row in rows(archive, f"/news/articles.json?_search={query}&_size=max"):
+        assert "tripoli" not in (row["title"] + row["text"]).lower()
+
+
+@pytest.mark.parametrize("query", ["Libya AND", "NEAR(", "(Tripoli", "nosuchcolumn:Libya"])
+def test_a_search_fts5_cannot_parse_gets_a_readable_message(archive: Path, query: str) -> None:
+    quoted = urllib.request.quote(query)
+    page = get(archive, f"/news/articles?_search={quoted}")
+    assert page.status_code == 400
+    assert "Search not understood" in page.text and "Invalid SQL" not in page.text
+    data = get(archive, f"/news/search.json?q={quoted}")
+    assert data.status_code == 400
+    assert data.json()["error"].startswith("Search not understood")
+
+
+@pytest.mark.parametrize(
+    ("path", "query_string"),
+    [
+        ("/news/crawl_runs.json", b"_search=al-Jufra"),
+        ("/news/articles.json", b"q=al-Jufra&title__contains=al-Jufra"),
+        ("/news/search.json", b"_search=al-Jufra"),
+        ("/-/search", b"q=al-Jufra"),
+        ("/news/seen_urls", b"q=al-Jufra"),
+    ],
+)
+def test_only_the_articles_search_and_the_saved_search_are_rewritten(
+    path: str, query_string: bytes
+) -> None:
+    assert rewrite(path, query_string) == (query_string, [])
 
 
 def test_the_atom_feed_lists_the_newest_articles_for_a_feed_reader(archive: Path) -> None:

@@ -23,6 +23,7 @@ from crawler.discovery import DiscoveryError, Link, parse_feed, parse_listing, p
 from crawler.encoding import page_text
 from crawler.items import FetchFailure, Page
 from crawler.middlewares import AlreadySeen
+from crawler.offsite import on_domains, refuse
 from crawler.origins import parse_origin_map, publicize
 from crawler.sources import Source, load_sources
 from crawler.urls import article_key, article_url, canonicalize_url, host_of
@@ -37,6 +38,7 @@ class SourceSpider(Spider):
     source: Source
     allowed_domains: list[str]
     origin_map: dict[str, str]
+    refused_places: set[str]  # scheme://host of refused links, each logged once
     backfill: BackfillPlan | None
 
     @classmethod
@@ -47,6 +49,7 @@ class SourceSpider(Spider):
         # Read here so a bad map fails the crawl at once, not each request as NotSupported.
         spider.origin_map = parse_origin_map(crawler.settings.get("NEWSMON_ORIGIN_MAP") or {})
         spider.allowed_domains = list(spider.source.domains)
+        spider.refused_places = set()
         spider.backfill = BackfillPlan.from_settings(crawler.settings)
         return spider
 
@@ -72,8 +75,8 @@ class SourceSpider(Spider):
             url,
             callback=callback,
             errback=self.discovery_failed,
-            # Feeds and sitemaps change all the time: never filtered as duplicates of a run.
-            dont_filter=True,
+            # Not dont_filter: that would skip Scrapy's offsite check too. The URL dupefilter
+            # (pipelines.dedupe.RunDupeFilter) fetches a sitemap listed twice only once.
             # An archive sitemap is read once the articles found so far are fetched, so at
             # most one chunk's requests wait in memory.
             priority=-10 if kind == "archive_index" else 10,
@@ -91,7 +94,9 @@ class SourceSpider(Spider):
             return
         for child in sitemap.children:
             child_url = canonicalize_url(child.url) if "?" not in child.url else child.url
-            if self.source.follows_sitemap(child_url) and not self._too_old(child):
+            if not on_domains(child_url, self.source.domains):
+                refuse(self.crawler, self.refused_places, child_url, "sitemap child")
+            elif self.source.follows_sitemap(child_url) and not self._too_old(child):
                 yield self.discovery_request(child_url, "sitemap")
         yield from self.article_requests(sitemap.links, kind)
 
@@ -108,6 +113,9 @@ class SourceSpider(Spider):
         if stats.get_value("newsmon/backfill/budget_spent"):
             return  # --max-pages reached: the rest waits for the next run
         for child in sitemap.children:
+            if not on_domains(child.url, self.source.domains):
+                refuse(self.crawler, self.refused_places, child.url, "sitemap child")
+                continue
             if not self.source.follows_sitemap(child.url):
                 continue
             if not self.backfill.may_hold_window(child):
@@ -198,9 +206,7 @@ class SourceSpider(Spider):
                 url,
                 callback=self.parse_article,
                 errback=self.article_failed,
-                # SeenUrlsMiddleware dedupes article links by key; Scrapy's URL dupefilter
-                # would also swallow redirect loops silently instead of failing them.
-                dont_filter=True,
+                # SeenUrlsMiddleware dedupes article links by key, not the URL dupefilter.
                 meta={
                     "newsmon_kind": "article",
                     "newsmon_key": article_key(url, self.source),
