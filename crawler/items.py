@@ -49,6 +49,7 @@ class Article:
     matched_terms: dict[str, int] = field(default_factory=dict)
     relevance_reason: str = ""
     content_hash: str = ""
+    credit: list[str] = field(default_factory=list)  # evidence for `agency` (pipelines.credit)
 
 
 @dataclass

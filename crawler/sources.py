@@ -34,10 +34,59 @@ class SourceError(ValueError):
     """A source declaration is missing, unreadable or invalid."""
 
 
+CONFIDENCE = ("captured", "reported", "inferred")
+
+
 @dataclass(frozen=True)
 class Discovery:
     kind: str
     url: str
+    # How sure we are it works: "captured" (a real capture of it exists), "reported" (named
+    # by third-party configurations), "inferred" (guessed from the site's URL scheme).
+    confidence: str = "reported"
+    enabled: bool = True  # a disabled endpoint is declared and checked, never crawled
+    note: str = ""
+
+    @property
+    def host(self) -> str:
+        return (urlsplit(self.url).hostname or "").lower()
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "url": self.url,
+            "site": self.host,
+            "confidence": self.confidence,
+            "enabled": self.enabled,
+            **({"note": self.note} if self.note else {}),
+        }
+
+
+@dataclass(frozen=True)
+class Licensee:
+    """A site that republishes the source's agency copy: its own discovery, article URLs and
+    credit hints. Its pages count only when they credit the agency (pipelines.credit)."""
+
+    host: str
+    publisher: str
+    discovery: tuple[Discovery, ...]
+    article_patterns: tuple[re.Pattern[str], ...]
+    credit_hints: tuple[re.Pattern[str], ...] = ()  # URL regexes that mark agency copy
+    credit_seen: str = ""  # how the site credits the agency, and where that was seen
+    robots: str = ""  # what is known of its robots.txt
+    notes: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "host": self.host,
+            "publisher": self.publisher,
+            "discovery": [d.as_json() for d in self.discovery],
+            "article_patterns": [p.pattern for p in self.article_patterns],
+            "credit_hints": [p.pattern for p in self.credit_hints],
+            "credit_seen": self.credit_seen,
+            "robots": self.robots,
+            "notes": self.notes,
+        }
 
 
 @dataclass(frozen=True)
@@ -58,6 +107,10 @@ class Source:
     interval: str = "30m"
     silence_days: int = 7
     notes: str = ""
+    licensees: tuple[Licensee, ...] = ()
+
+    def credit_hints(self, host: str) -> tuple[re.Pattern[str], ...]:
+        return tuple(p for lic in self.licensees if lic.host == host for p in lic.credit_hints)
 
     def is_article_url(self, url: str) -> bool:
         return any(p.search(url) for p in self.article_patterns)
@@ -88,10 +141,21 @@ class Source:
             "publisher": self.publisher,
             "domains": list(self.domains),
             "enabled": self.enabled,
-            "discovery": [{"kind": d.kind, "url": d.url} for d in self.discovery],
+            # The contract's shape: what the crawl reads. Every declared endpoint, with how
+            # sure we are of it, is in "endpoints".
+            "discovery": [{"kind": d.kind, "url": d.url} for d in self.discovery if d.enabled],
+            "endpoints": [d.as_json() for d in self.discovery],
             "agency": self.agency or None,
             "interval": self.interval,
             "notes": self.notes,
+            **(
+                {
+                    "licensee_domains": list(self.licensee_domains),
+                    "licensees": [lic.as_json() for lic in self.licensees],
+                }
+                if self.licensee_domains
+                else {}
+            ),
         }
 
 
@@ -104,6 +168,7 @@ class SiteQuirks:
     author_selectors: tuple[str, ...] = ()  # CSS: each match is one author
     drop_text: tuple[re.Pattern[str], ...] = ()  # paragraphs matching these are not text
     end_at: tuple[re.Pattern[str], ...] = ()  # the text ends at the last paragraph matching
+    date_selectors: tuple[str, ...] = ()  # CSS: an element whose text holds the publication date
 
 
 def parse_duration(text: str) -> int:
@@ -157,6 +222,7 @@ def _read(path: str | Path | None) -> tuple[Path, dict[str, Any]]:
 
 def _parse_site(entry: Any, where: str) -> SiteQuirks:
     fields = {"hosts", "text_selectors", "author_selectors", "drop_text", "end_at"}
+    fields |= {"date_selectors"}
     if not isinstance(entry, dict) or not set(entry) <= fields or "hosts" not in entry:
         raise SourceError(f"{where}: a table with 'hosts' and only {', '.join(sorted(fields))}")
     values: dict[str, tuple[str, ...]] = {}
@@ -177,6 +243,7 @@ def _parse_site(entry: Any, where: str) -> SiteQuirks:
         author_selectors=values["author_selectors"],
         drop_text=compiled["drop_text"],
         end_at=compiled["end_at"],
+        date_selectors=values["date_selectors"],
     )
 
 
@@ -221,19 +288,23 @@ def _parse_source(entry: Any, where: str) -> Source:
     def patterns(key: str, required: bool = False) -> tuple[re.Pattern[str], ...]:
         return tuple(regex(key, value) for value in strings(key, required))
 
-    domains = tuple(d.lower() for d in strings("domains", required=True))
-    discovery = _parse_discovery(entry.get("discovery"), domains, fail)
+    own_domains = tuple(d.lower() for d in strings("domains", required=True))
+    discovery = _parse_discovery(entry.get("discovery"), own_domains, fail)
+    licensees = _parse_licensees(entry.get("licensees", []), where)
+    # Every host the crawl touches is in `domains`: the licensees' hosts are added to it.
+    domains = tuple(dict.fromkeys([*own_domains, *(lic.host for lic in licensees)]))
     id_pattern = None
     if "id_pattern" in entry:
         id_pattern = regex("id_pattern", text("id_pattern"))
         if id_pattern.groups != 1:
             raise fail("id_pattern", "must have exactly one capture group (the article id)")
-    licensees = tuple(d.lower() for d in strings("licensee_domains"))
-    if not set(licensees) <= set(domains):
+    listed = tuple(d.lower() for d in strings("licensee_domains"))
+    if not set(listed) <= set(own_domains):
         raise fail("licensee_domains", "every licensee domain must also be in 'domains'")
+    licensee_domains = tuple(dict.fromkeys([*listed, *(lic.host for lic in licensees)]))
     agency = text("agency", "")
-    if licensees and not agency:
-        raise fail("agency", "required when licensee_domains is set")
+    if licensee_domains and not agency:
+        raise fail("agency", "required when licensee_domains or licensees are set")
     enabled = entry.get("enabled", True)
     if not isinstance(enabled, bool):
         raise fail("enabled", "must be true or false")
@@ -260,13 +331,15 @@ def _parse_source(entry: Any, where: str) -> Source:
         name=name,
         publisher=text("publisher"),
         domains=domains,
-        discovery=discovery,
-        article_patterns=patterns("article_patterns", required=True),
+        discovery=discovery + tuple(d for lic in licensees for d in lic.discovery),
+        article_patterns=patterns("article_patterns", required=True)
+        + tuple(p for lic in licensees for p in lic.article_patterns),
         id_pattern=id_pattern,
         enabled=enabled,
         language=language,
         agency=agency,
-        licensee_domains=licensees,
+        licensee_domains=licensee_domains,
+        licensees=licensees,
         sitemap_follow=patterns("sitemap_follow"),
         live_days=live_days,
         url_rewrites=tuple(rewrites),
@@ -287,14 +360,28 @@ def _live_days(entry: dict[str, Any], fail: Any) -> int:
     return days
 
 
-def _parse_discovery(value: Any, domains: tuple[str, ...], fail: Any) -> tuple[Discovery, ...]:
-    if not isinstance(value, list) or not value:
+_DISCOVERY_KEYS = {"kind", "url", "confidence", "enabled", "note"}
+
+
+def _parse_discovery(
+    value: Any, domains: tuple[str, ...], fail: Any, *, required: bool = True
+) -> tuple[Discovery, ...]:
+    if not isinstance(value, list) or (required and not value):
         raise fail("discovery", "required, a list of {kind, url} tables")
     found = []
     for item in value:
-        if not isinstance(item, dict) or set(item) != {"kind", "url"}:
-            raise fail("discovery", "each entry must have exactly 'kind' and 'url'")
+        if not isinstance(item, dict) or not {"kind", "url"} <= set(item) <= _DISCOVERY_KEYS:
+            raise fail(
+                "discovery",
+                "each entry needs 'kind' and 'url' (optional: confidence, enabled, note)",
+            )
         kind, url = item["kind"], item["url"]
+        confidence = item.get("confidence", "reported")
+        if confidence not in CONFIDENCE:
+            raise fail("discovery", f"confidence {confidence!r}: one of {', '.join(CONFIDENCE)}")
+        enabled, note = item.get("enabled", True), item.get("note", "")
+        if not isinstance(enabled, bool) or not isinstance(note, str):
+            raise fail("discovery", "'enabled' must be true or false, 'note' a string")
         if kind not in DISCOVERY_KINDS:
             raise fail("discovery", f"unknown kind {kind!r} (one of {', '.join(DISCOVERY_KINDS)})")
         parts = urlsplit(url) if isinstance(url, str) else None
@@ -302,5 +389,67 @@ def _parse_discovery(value: Any, domains: tuple[str, ...], fail: Any) -> tuple[D
             raise fail("discovery", f"{url!r} is not an http(s) URL")
         if parts.hostname not in domains:
             raise fail("discovery", f"{url!r} is outside the source's domains")
-        found.append(Discovery(kind, url))
+        found.append(Discovery(kind, url, confidence, enabled, " ".join(note.split())))
     return tuple(found)
+
+
+_LICENSEE_KEYS = {
+    "host",
+    "publisher",
+    "discovery",
+    "article_patterns",
+    "credit_hints",
+    "credit_seen",
+    "robots",
+    "notes",
+}
+
+
+def _parse_licensees(value: Any, where: str) -> tuple[Licensee, ...]:
+    """[[source.licensees]] tables: the sites that republish the source's agency copy."""
+    if not isinstance(value, list):
+        raise SourceError(f"{where}: field 'licensees': must be a list of tables")
+    licensees = []
+    for index, entry in enumerate(value):
+        host = entry.get("host") if isinstance(entry, dict) else None
+        here = f"{where}: licensee {host or '#' + str(index + 1)!r}"
+
+        def fail(field_name: str, problem: str, here: str = here) -> SourceError:
+            return SourceError(f"{here}: field {field_name!r}: {problem}")
+
+        if not isinstance(entry, dict):
+            raise SourceError(f"{here}: must be a table")
+        unknown = set(entry) - _LICENSEE_KEYS
+        if unknown:
+            raise fail(sorted(unknown)[0], "unknown field")
+        if not isinstance(host, str) or not re.fullmatch(r"[a-z0-9.-]+\.[a-z]{2,}", host):
+            raise fail("host", "required, a lower-case host name such as www.example.com")
+        words = {k: entry.get(k, "") for k in ("publisher", "credit_seen", "robots", "notes")}
+        if not all(isinstance(v, str) for v in words.values()) or not words["publisher"]:
+            raise fail("publisher", "required; publisher, credit_seen, robots, notes: strings")
+        regexes: dict[str, tuple[re.Pattern[str], ...]] = {}
+        for key in ("article_patterns", "credit_hints"):
+            raw = entry.get(key, [])
+            if not isinstance(raw, list) or not all(isinstance(v, str) and v for v in raw):
+                raise fail(key, "must be a list of non-empty strings")
+            if key == "article_patterns" and not raw:
+                raise fail(key, "required, must not be empty")
+            try:
+                regexes[key] = tuple(re.compile(v) for v in raw)
+            except re.error as exc:
+                raise fail(key, f"invalid regex: {exc}") from None
+        licensees.append(
+            Licensee(
+                host=host,
+                publisher=words["publisher"],
+                discovery=_parse_discovery(
+                    entry.get("discovery", []), (host,), fail, required=False
+                ),
+                article_patterns=regexes["article_patterns"],
+                credit_hints=regexes["credit_hints"],
+                credit_seen=" ".join(words["credit_seen"].split()),
+                robots=" ".join(words["robots"].split()),
+                notes=" ".join(words["notes"].split()),
+            )
+        )
+    return tuple(licensees)

@@ -181,6 +181,14 @@ def m006_daemon(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m003_credit_and_sites(db: sqlite_utils.Database) -> None:
+    """articles.credit: the evidence for `agency` (JSON list); crawl_runs.sites: what each
+    site of the source gave this run (JSON), so a blocked home site is not a dead source."""
+    db.table("articles").add_column("credit", str)
+    db.table("crawl_runs").add_column("sites", str)
+
+
 @contextmanager
 def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     """A transaction that takes the write lock at its start (BEGIN IMMEDIATE).

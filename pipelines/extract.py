@@ -23,6 +23,7 @@ from crawler.items import Article, Page
 from crawler.sources import SiteQuirks, Source, load_sites, load_sources
 from crawler.urls import article_key, article_url, host_of
 from pipelines import Rejected
+from pipelines.credit import Credit, attribute, read_credit
 from pipelines.metadata import PageMetadata, jsonld_people, jsonld_text, read_metadata, split_names
 from pipelines.relevance import PreCheck
 from pipelines.workers import WorkerFailed, WorkerPool, WorkerTimedOut, default_workers
@@ -37,18 +38,6 @@ _FURNITURE = re.compile(
     r"latest update\s*:.*|date created\s*:.*|\d+ min read)$",
     re.IGNORECASE,
 )
-_AGENCIES = {
-    "AFP": re.compile(r"\bAFP\b|Agence France[- ]Presse", re.IGNORECASE),
-    "Reuters": re.compile(r"\bReuters\b"),
-    "AP": re.compile(r"\bAssociated Press\b|\(AP\)"),
-}
-# "TRIPOLI (AFP) -", "KATHMANDU, April 25 (Reuters) -": the wire's dateline in the lead.
-_DATELINE = re.compile(r"^[A-Z][\w .,'/-]{1,60}\((AFP|Reuters|AP)\)\s*[-–—]")
-_CREDIT = re.compile(
-    r"(?:based on reporting by|with reporting by|\(.*?\bwith\b)\s*(.{0,80})|"
-    r"^\(?((?:AFP|Reuters|AP)(?:\s*(?:,|and|/)\s*(?:AFP|Reuters|AP))*)\)?$",
-    re.IGNORECASE,
-)
 
 
 @dataclass(frozen=True)
@@ -61,7 +50,7 @@ class Extracted:
     language: str
     description: str | None
     canonical: str | None
-    agencies: list[str] = field(default_factory=list)
+    credit: Credit = field(default_factory=Credit)  # wire credit read from the page
 
 
 def extract_page(
@@ -93,7 +82,7 @@ def extract_page(
     text = _text(page_html, url, tree, quirks, title)
     if not text:
         return None
-    authors, organisations = _authors(meta, tree, quirks)
+    authors, _ = _authors(meta, tree, quirks)
     # 01/02/2024 is January in en-US and February in en-GB: the page's locale decides.
     day_first = day_first_for(meta.first("og:locale") or meta.lang)
     modified = parse_date(
@@ -101,7 +90,7 @@ def extract_page(
         or meta.first("article:modified_time", "og:updated_time", "og:article:modified_time"),
         day_first=day_first,
     )
-    published = _published(meta, hint_published, day_first)
+    published = _published(meta, hint_published, day_first) or _quirk_date(tree, quirks)
     return Extracted(
         title=title,
         text=text,
@@ -112,7 +101,7 @@ def extract_page(
         description=jsonld_text(ld.get("description"))
         or meta.first("og:description", "description"),
         canonical=meta.canonical or meta.first("og:url") or jsonld_text(ld.get("url")),
-        agencies=detect_agencies(text, authors + organisations, meta),
+        credit=read_credit(tree, meta, text),
     )
 
 
@@ -206,6 +195,21 @@ def _published(meta: PageMetadata, hint: str | None, day_first: bool | None) -> 
     return parse_date(raw, default_tz=zone, day_first=day_first) or hint or None
 
 
+# "Tuesday 14 May 2024", "May 14, 2024", "2024-05-14": a date written in a byline box.
+_WRITTEN_DATE = re.compile(
+    r"\b\d{1,2} [A-Z][a-z]+ \d{4}\b|\b[A-Z][a-z]+ \d{1,2}, \d{4}\b|\b\d{4}-\d{2}-\d{2}\b"
+)
+
+
+def _quirk_date(tree: html.HtmlElement, quirks: SiteQuirks | None) -> str | None:
+    """The date a site writes only in its byline box (Ahram Online), when it declares where."""
+    for selector in quirks.date_selectors if quirks else ():
+        for element in tree.cssselect(selector):
+            if match := _WRITTEN_DATE.search(" ".join(element.text_content().split())):
+                return parse_date(match.group(0))
+    return None
+
+
 def _language(meta: PageMetadata, default: str) -> str:
     raw = (
         jsonld_text(meta.jsonld.get("inLanguage"))
@@ -215,24 +219,6 @@ def _language(meta: PageMetadata, default: str) -> str:
     )
     code = re.split(r"[-_]", raw.strip().lower())[0]
     return code if re.fullmatch(r"[a-z]{2}", code) else default
-
-
-def detect_agencies(text: str, credited: list[str], meta: PageMetadata) -> list[str]:
-    """Wire agencies credited by byline, dateline, credit line or metadata."""
-    found: set[str] = set()
-    for paragraph in text.split("\n\n", 3)[:3]:  # a standfirst may precede the dateline
-        if match := _DATELINE.match(paragraph):
-            found.add(match.group(1))
-    sources = [*credited, *meta.all("article:author", "author", "dc.source", "source")]
-    tail = text[-400:].split("\n\n")[-2:]
-    for line in tail:
-        if match := _CREDIT.search(line.strip()):
-            sources.append(match.group(0))
-    for value in sources:
-        for agency, pattern in _AGENCIES.items():
-            if pattern.search(value):
-                found.add(agency)
-    return sorted(found)
 
 
 def adopted_url(page: Page, canonical: str | None, source: Source) -> str:
@@ -319,11 +305,7 @@ class ExtractPipeline:
     def to_article(self, page: Page, extracted: Extracted, source: Source) -> Article:
         url = adopted_url(page, extracted.canonical, source)
         site = host_of(page.final_url)
-        agencies = set(extracted.agencies)
-        if source.agency and site in source.licensee_domains and source.agency not in agencies:
-            agencies = set()  # a licensee's own reporting is not the agency's copy
-        elif source.agency and site not in source.licensee_domains:
-            agencies.add(source.agency)  # the agency's own site
+        credit = attribute(extracted.credit, page.final_url, source)
         return Article(
             source=page.source,
             url=url,
@@ -338,7 +320,8 @@ class ExtractPipeline:
             language=extracted.language,
             description=extracted.description,
             site=site,
-            agency=", ".join(sorted(agencies)) or None,
+            agency=credit.agency,
+            credit=list(credit.evidence),
             fetched=page.fetched,
             discovered_via=page.discovered_via,
             html=page.html,

@@ -20,6 +20,7 @@ from scrapy.statscollectors import StatsCollector
 from crawler.backfill import BackfillPlan
 from crawler.dates import utc_now
 from pipelines.database import DatabaseError, write_transaction
+from pipelines.site_outcomes import SiteTally, copy_elsewhere
 from pipelines.store import Archive
 
 logger = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ class RunRecorder:
         self.log_path = settings.get("LOG_FILE") or None
         self.kind = "backfill" if BackfillPlan.from_settings(settings) else "crawl"
         self.row_id: int | None = None
+        self.sites = SiteTally(crawler)
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(self.item_error, signal=signals.item_error)
@@ -129,6 +131,9 @@ class RunRecorder:
         assert stats_collector is not None
         stats = stats_collector.get_stats()
         status, why = run_status(stats, reason)
+        source = getattr(spider, "source", None)
+        if elsewhere := copy_elsewhere(self.sites.sites, getattr(source, "agency", "")):
+            why = f"{why}; {elsewhere}"  # one site blocked is not the whole source failing
         row = {
             "finished": utc_now(),
             "status": status,
@@ -146,6 +151,7 @@ class RunRecorder:
             "rejected": _count(stats, "newsmon/rejected/"),
             "blocked": stats.get("newsmon/blocked", 0) + stats.get("newsmon/blocked_skipped", 0),
             "errors": _errors(stats),
+            "sites": self.sites.as_json(),
         }
         for cls in ("2", "3", "4", "5"):
             row[f"responses_{cls}xx"] = _count(stats, f"downloader/response_status_count/{cls}")

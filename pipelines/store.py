@@ -75,6 +75,7 @@ class Archive:
             "description": article.description,
             "site": article.site,
             "agency": article.agency,
+            "credit": json.dumps(article.credit, ensure_ascii=False),
             "relevance": article.relevance,
             "matched_terms": json.dumps(article.matched_terms, ensure_ascii=False),
             "relevance_reason": article.relevance_reason,

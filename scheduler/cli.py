@@ -23,8 +23,10 @@ from review import digest as digests
 from review.serve import exposure_warning
 from review.serve import serve as serve_archive
 from scheduler.backfill import Backfill, BackfillOptions, backfill_job, check_plan
+from scheduler.check_command import check as check_endpoints
 from scheduler.crawl import CrawlJob, CrawlResult, run_crawls
 from scheduler.daemon import Daemon
+from scheduler.extract_command import extract
 from scheduler.status import UNHEALTHY_FAILURES, source_status
 from scheduler.usage import OneLineGroup
 
@@ -87,9 +89,38 @@ def cli() -> None:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the declarations as JSON.")
-def sources(as_json: bool) -> None:
-    """List the declared sources and how each is discovered."""
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Probe every declared endpoint once (robots.txt first) and say which work; "
+    "exits 1 when an enabled endpoint is broken. Needs internet access.",
+)
+@click.option(
+    "--origin-map", "origin_maps", multiple=True, metavar="PUBLIC=TARGET", help="As for crawl."
+)
+@click.option(
+    "--delay",
+    type=click.FloatRange(min=0),
+    default=2.0,
+    show_default=True,
+    help="Seconds between two requests to the same host (--check).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=20.0,
+    show_default=True,
+    help="Seconds to wait for each answer (--check).",
+)
+def sources(
+    as_json: bool, check: bool, origin_maps: tuple[str, ...], delay: float, timeout: float
+) -> None:
+    """List the declared sources and how each is discovered, or --check them."""
     declared = declared_sources()
+    if check:
+        mapping = parse_origin_maps(origin_maps)
+        check_endpoints(declared, origin_map=mapping, as_json=as_json, delay=delay, timeout=timeout)
+        return
     if as_json:
         click.echo(json.dumps([s.as_json() for s in declared.values()], indent=2))
         return
@@ -98,7 +129,8 @@ def sources(as_json: bool) -> None:
         state = "yes" if source.enabled else "no"
         for index, entry in enumerate(source.discovery):
             first = (source.name, state, source.interval) if index == 0 else ("", "", "")
-            rows.append((*first, entry.kind, entry.url))
+            state_of = "" if entry.enabled else f"  (disabled, {entry.confidence})"
+            rows.append((*first, entry.kind, entry.url + state_of))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
@@ -497,3 +529,6 @@ def digest(db_path: Path, since: str, fmt: str) -> None:
         click.echo(digests.render(digests.collect(db, moment), moment, fmt), nl=False)
     finally:
         db.close()
+
+
+cli.add_command(extract)  # its logic: scheduler/extract_command.py, pipelines/explain.py

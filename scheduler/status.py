@@ -6,7 +6,8 @@ runs in a row failed decide when it runs next, both in the daemon and in `newsmo
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import json
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,12 +33,13 @@ class History:
     last_duration_s: float | None
     last_new_article: str | None
     failures_in_a_row: int
+    last_sites: dict[str, Any] = field(default_factory=dict)  # per host: pages, stored, blocked
 
 
 def history(db: sqlite_utils.Database, source: str) -> History:
     runs = list(
         db.query(
-            "select started, finished, status, reason from crawl_runs "
+            "select started, finished, status, reason, sites from crawl_runs "
             "where source = ? and kind = 'crawl' and status != 'running' "
             "order by started desc, id desc limit 50",
             [source],
@@ -68,6 +70,7 @@ def history(db: sqlite_utils.Database, source: str) -> History:
         last_duration_s=duration,
         last_new_article=newest,
         failures_in_a_row=failures,
+        last_sites=json.loads(last["sites"] or "{}") if last else {},
     )
 
 
@@ -102,6 +105,7 @@ class SourceStatus:
     backoff: str | None
     problems: list[str]
     max_failures: int = UNHEALTHY_FAILURES
+    sites: dict[str, Any] = field(default_factory=dict)
 
     @property
     def state(self) -> str:
@@ -136,7 +140,7 @@ class SourceStatus:
             f"{self.source:<10} last run {last}, last new article "
             f"{self.last_new_article or 'never'}, {self.failures_in_a_row} failure(s) in "
             f"a row, next run {self.next_run} (every {duration_text(self.interval_s)})"
-            f"{backoff}: {self.describe_state()}"
+            f"{backoff}{sites_summary(self.sites)}: {self.describe_state()}"
         )
 
 
@@ -151,6 +155,20 @@ def duration_text(seconds: float) -> str:
         if seconds >= size:
             return f"{seconds / size:.3g} {unit}"
     return f"{seconds:.0f} s"
+
+
+def sites_summary(sites: dict[str, Any]) -> str:
+    """`` [www.reuters.com blocked; english.ahram.org.eg 3 pages, 1 stored]`` when the source
+    read more than one site, so a blocked home site reads as what it is."""
+    if len(sites) < 2:
+        return ""
+    parts = [
+        f"{host} blocked"
+        if s.get("blocked")
+        else f"{host} {s.get('pages', 0)} pages, {s.get('stored', 0)} stored"
+        for host, s in sorted(sites.items())
+    ]
+    return " [" + "; ".join(parts) + "]"
 
 
 def source_status(
@@ -202,6 +220,7 @@ def source_status(
                 backoff=backoff,
                 problems=problems,
                 max_failures=max_failures,
+                sites=past.last_sites,
             )
         )
     return states

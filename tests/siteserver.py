@@ -216,10 +216,24 @@ def serve_sites(hosts: list[str] | None = None, first_port: int = 0) -> Iterator
             site.stop()
 
 
+# The discard port: a connection there is refused at once.
+UNREACHABLE = "http://127.0.0.1:9"
+
+
+def declared_hosts() -> set[str]:
+    from crawler.sources import load_sources
+
+    return {host for source in load_sources().values() for host in source.domains}
+
+
 def origin_map_args(sites: dict[str, Site]) -> list[str]:
+    """--origin-map arguments for the served sites; every other declared host (a licensee
+    the test does not serve) is mapped to a refused port, so a test never leaves 127.0.0.1."""
     args = []
     for site in sites.values():
         args += ["--origin-map", f"{site.public_origin}={site.origin}"]
+    for host in sorted(declared_hosts() - set(sites)):
+        args += ["--origin-map", f"https://{host}={UNREACHABLE}"]
     return args
 
 

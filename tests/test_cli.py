@@ -23,7 +23,7 @@ def invoke(*args: str) -> tuple[int, str]:
 
 
 def test_every_command_has_help_and_is_documented_in_the_readme() -> None:
-    contract = {"crawl", "sources", "schedule", "status", "serve", "backfill"}
+    contract = {"crawl", "sources", "schedule", "status", "serve", "backfill", "extract"}
     assert set(cli.commands) >= contract
     for name, command in cli.commands.items():
         code, output = invoke(name, "--help")
@@ -174,3 +174,48 @@ def test_status_exits_nonzero_when_a_source_fails_or_was_never_crawled(tmp_path:
     result = run_newsmon("status", "--db", str(db_path))
     assert result.returncode == 1
     assert "3 failed or blocked runs in a row, last: blocked: HTTP 401" in result.stdout
+
+
+WIRE_CREDIT = ROOT / "tests/fixtures/real/wire_credit"
+
+
+def test_extract_prints_the_agency_with_its_evidence_as_json_per_file() -> None:
+    files = [
+        WIRE_CREDIT / "sciencealert.com_2019-11-19_titan-geological-map.html",
+        WIRE_CREDIT / "news.bbc.co.uk_2004-09-06_libya-outlines-oil-contract-plans.html",
+    ]
+    code, output = invoke("extract", "--json", *map(str, files))
+    assert code == 0
+    science, bbc = (json.loads(line) for line in output.splitlines())
+    contract = {"file", "url", "title", "text", "published", "authors", "language", "agency"}
+    assert contract | {"credit", "relevance", "decision", "reason"} <= set(science)
+    assert (science["agency"], science["decision"]) == ("Reuters", "irrelevant")
+    assert "meta author: Reuters" in science["credit"]
+    assert set(science["relevance"]) >= {"score", "matched_terms", "relevant"}
+    assert (bbc["agency"], bbc["credit"], bbc["decision"]) == (None, [], "store")
+    assert bbc["relevance"]["relevant"] and "Libya" in bbc["relevance"]["matched_terms"]
+
+
+def test_extract_applies_a_licensees_rules_from_the_url() -> None:
+    page = ROOT / "tests/fixtures/synthetic/ahram"
+    own = page / "ahram_2024-05-15_libya-egypt-border-own-reporting_synthetic.html"
+    url = "https://english.ahram.org.eg/NewsContent/2/8/521101/World/Region/x.aspx"
+    code, output = invoke("extract", str(own), "--url", url)
+    assert code == 0
+    assert "decision:  no_agency_credit: english.ahram.org.eg is a licensee" in output
+    assert "source:    reuters (licensee)" in output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--url", "https://x.org/a", "README.md", "pyproject.toml"], "one FILE only"),
+        (["--source", "nosuch", "README.md"], "unknown source 'nosuch'"),
+        (["--url", "x.org/a", "README.md"], "not an http(s) URL"),
+        (["no-such-file.html"], "does not exist"),
+    ],
+)
+def test_extract_bad_arguments_get_one_line_and_exit_2(args, message) -> None:
+    result = run_newsmon("extract", *args)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr

@@ -104,6 +104,7 @@ def test_duplicate_links_fetch_and_store_an_article_once(served, crawled):
         requested.count("/a/un-security-council-libya-russia-foreign-fighters/31003211.html") == 1
     )
     reuters = served["www.reuters.com"].requests
+    assert reuters.count("/robots.txt") == 1
     assert reuters.count("/world/africa/libya-synthetic-oil-blockade-haftar-2023-04-26/") == 1
     france24 = served["www.france24.com"].requests
     assert france24.count("/en/africa/20230915-libya-derna-flood-synthetic") == 1
@@ -178,8 +179,9 @@ def test_relevance_filter_off_stores_every_article_with_its_score(crawl):
     db = open_db(crawl.db_path)
     (row,) = db.query("select relevance from articles where url like '%eu-migration-summit%'")
     assert row["relevance"] == 0.1
-    # Everything but the France 24 page without an AFP credit, which is not AFP copy at all.
-    assert db.table("articles").count == len(expected_articles()) - 1
+    # Everything but the licensees' own reporting, which is not the agency's copy at all.
+    uncredited = [a for a in expected_articles() if a["why_not"] == "no_agency_credit"]
+    assert db.table("articles").count == len(expected_articles()) - len(uncredited)
 
 
 def blocking_reuters() -> Route:
@@ -223,7 +225,7 @@ def test_articles_blocked_behind_readable_feeds_make_the_run_blocked(tmp_path):
     def block_articles(path: str) -> Route | None:
         return None if path in feeds else blocking_reuters()
 
-    with serve_sites([]) as running:
+    with serve_sites(["www.rferl.org"]) as running:  # no republisher: reuters.com alone
         running["www.reuters.com"] = Site("www.reuters.com", routes, block_articles).start()
         try:
             result = run_newsmon(
@@ -306,3 +308,46 @@ def test_scrapy_list_prints_the_three_sources():
         check=True,
     )
     assert result.stdout.split() == ["afp", "reuters", "rferl"]
+
+
+def test_reuters_copy_is_stored_from_a_republisher_while_reuters_com_blocks(tmp_path):
+    """The offline demo of a blocked home site: reuters.com answers 401 to everything, and
+    the Reuters copy Ahram Online republishes (with credit) is still stored, labelled."""
+    db_path = tmp_path / "news.db"
+    with serve_sites(["english.ahram.org.eg"]) as running:
+        running["www.reuters.com"] = Site(
+            "www.reuters.com", load_manifest("www.reuters.com"), lambda path: blocking_reuters()
+        ).start()
+        try:
+            result = run_newsmon(
+                "crawl", "reuters", "--db", str(db_path), *FAST, *origin_map_args(running)
+            )
+        finally:
+            running["www.reuters.com"].stop()
+        status = run_newsmon("status", "--db", str(db_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    reason = [line for line in result.stdout.splitlines() if line.startswith("reuters: partial")]
+    assert reason, result.stdout + result.stderr
+    assert "www.reuters.com blocked the crawler: HTTP 401" in reason[0]
+    assert (
+        "Reuters copy read on 1 other site (english.ahram.org.eg: 3 pages, 1 stored)" in reason[0]
+    )
+    db = open_db(db_path)
+    (row,) = db.query("select * from articles")
+    assert (row["source"], row["site"], row["agency"]) == (
+        "reuters",
+        "english.ahram.org.eg",
+        "Reuters",
+    )
+    assert row["url"].startswith("https://english.ahram.org.eg/NewsContent/2/8/521044/")
+    assert json.loads(row["credit"])[0] == "byline: Reuters , Tuesday 14 May 2024"
+    outcomes = {r["url"].split("/")[-1]: r["outcome"] for r in db.query("select * from seen_urls")}
+    assert outcomes["Egypt-and-Libya-discuss-border-trade-as-Salloum-cr.aspx"] == "no_agency_credit"
+    (run,) = db.query("select status, sites from crawl_runs")
+    sites = json.loads(run["sites"])
+    assert run["status"] == "partial"
+    assert "HTTP 401" in sites["www.reuters.com"]["blocked"]
+    assert sites["english.ahram.org.eg"]["stored"] == 1
+    line = next(x for x in status.stdout.splitlines() if x.startswith("reuters"))
+    assert "www.reuters.com blocked" in line and "english.ahram.org.eg 3 pages, 1 stored" in line
+    assert "UNHEALTHY" not in line

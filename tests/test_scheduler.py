@@ -254,7 +254,8 @@ def reuters_ran_after_rferl_failed(db_path: Path) -> bool:
 def test_a_failing_source_does_not_stop_the_daemon_and_is_backed_off(tmp_path):
     db_path = tmp_path / "news.db"
     resetting = BrokenServer("reset").start()
-    with serve_sites(["www.reuters.com", "factcheck.afp.com", "www.france24.com"]) as running:
+    served = ["www.reuters.com", "english.ahram.org.eg", "factcheck.afp.com", "www.france24.com"]
+    with serve_sites(served) as running:
         daemon = start_daemon(
             db_path,
             "--every",

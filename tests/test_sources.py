@@ -191,3 +191,67 @@ def test_parse_duration(text, seconds):
 def test_invalid_duration_raises_value_error(text):
     with pytest.raises(ValueError, match="invalid duration"):
         parse_duration(text)
+
+
+# --- licensees: the agency's copy on other sites ----------------------------------------------
+
+LICENSEE = """
+[[source.licensees]]
+host = "www.republisher.org"
+publisher = "Republisher"
+article_patterns = ['^https://www\\.republisher\\.org/news/\\d+$']
+credit_hints = ['/wire/afp/']
+discovery = [
+    { kind = "rss", url = "https://www.republisher.org/feed", confidence = "captured" },
+    { kind = "atom", url = "https://www.republisher.org/old.atom", enabled = false },
+]
+"""
+
+
+def test_licensee_hosts_join_the_domains_and_their_endpoints_the_discovery(tmp_path):
+    text = VALID.replace("[[source]]\n", '[[source]]\nagency = "AFP"\n') + LICENSEE
+    demo = load_sources(_write(tmp_path, text))["demo"]
+    assert demo.domains == ("www.example.com", "www.republisher.org")
+    assert demo.licensee_domains == ("www.republisher.org",)
+    assert [(d.url, d.confidence, d.enabled) for d in demo.discovery[1:]] == [
+        ("https://www.republisher.org/feed", "captured", True),
+        ("https://www.republisher.org/old.atom", "reported", False),
+    ]
+    assert demo.is_article_url("https://www.republisher.org/news/12")
+    assert [p.pattern for p in demo.credit_hints("www.republisher.org")] == ["/wire/afp/"]
+    data = demo.as_json()
+    assert data["licensee_domains"] == ["www.republisher.org"]
+    assert {"kind": "atom", "url": "https://www.republisher.org/old.atom"} not in data["discovery"]
+    assert data["endpoints"][2]["enabled"] is False
+    assert data["licensees"][0]["discovery"][0]["confidence"] == "captured"
+
+
+@pytest.mark.parametrize(
+    ("replace", "message"),
+    [
+        (('host = "www.republisher.org"', 'host = "Not A Host"'), "'host'"),
+        (("https://www.republisher.org/feed", "https://elsewhere.org/feed"), "outside"),
+        (('confidence = "captured"', 'confidence = "sure"'), "confidence 'sure'"),
+        (("article_patterns = ['", "article_patterns = ['(unclosed"), "article_patterns"),
+        (('publisher = "Republisher"', 'colour = "red"'), "'colour': unknown field"),
+    ],
+)
+def test_invalid_licensee_fails_naming_it(tmp_path, replace, message):
+    text = VALID.replace("[[source]]\n", '[[source]]\nagency = "AFP"\n') + LICENSEE
+    with pytest.raises(SourceError) as raised:
+        load_sources(_write(tmp_path, text.replace(*replace)))
+    assert message in str(raised.value)
+    assert "source 'demo'" in str(raised.value)
+
+
+def test_licensees_need_the_agency_they_carry(tmp_path):
+    with pytest.raises(SourceError, match="'agency'"):
+        load_sources(_write(tmp_path, VALID + LICENSEE))
+
+
+def test_every_declared_endpoint_is_inside_its_source_domains(sources):
+    for source in sources.values():
+        for endpoint in source.discovery:
+            assert endpoint.host in source.domains, endpoint.url
+        for licensee in source.licensees:
+            assert licensee.credit_seen and licensee.robots, licensee.host

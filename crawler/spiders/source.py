@@ -56,7 +56,10 @@ class SourceSpider(Spider):
     async def start(self) -> AsyncIterator[Any]:
         # A live crawl reads the feeds; a backfill (crawler/backfill.py) only the archive.
         for discovery in self.source.discovery:
-            if (discovery.kind == "archive_index") == (self.backfill is not None):
+            # A disabled endpoint is declared for `sources --check` only.
+            if discovery.enabled and (discovery.kind == "archive_index") == (
+                self.backfill is not None
+            ):
                 yield self.discovery_request(discovery.url, discovery.kind)
 
     def discovery_request(self, url: str, kind: str) -> Request:
