@@ -24,6 +24,7 @@ from crawler.dates import utc_now
 from crawler.items import Article, FetchFailure, Page
 from pipelines import Rejected
 from pipelines.database import open_database, write_transaction
+from pipelines.stories import assign as assign_story
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +98,9 @@ class Archive:
                 "select 1 from articles where url = ? or url_key = ?", [article.url, article.key]
             ).fetchone():
                 return False
-            articles.insert(record)
+            article_id = articles.insert(record).last_rowid
+            assert article_id is not None
+            assign_story(self.db.conn, article_id)  # never an article without a story
             html = article.html.encode("utf-8")
             self.db.table("pages").upsert(
                 {

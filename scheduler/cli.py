@@ -20,6 +20,7 @@ from pipelines.database import DatabaseError, open_database
 from review.serve import serve as serve_archive
 from scheduler.crawl import CrawlJob, CrawlResult, run_crawls
 from scheduler.daemon import Daemon
+from scheduler.regroup import regroup
 from scheduler.status import UNHEALTHY_FAILURES, source_status
 
 
@@ -351,3 +352,15 @@ def serve(db_path: Path, host: str, port: int) -> None:
     if not db_path.exists():
         raise click.ClickException(f"{db_path} does not exist: run `newsmon crawl` first")
     serve_archive(db_path.expanduser().resolve(), host, port)  # read-only: never migrates
+
+
+@cli.command()
+@db_option
+@click.option("--rebuild", is_flag=True, help="Forget all stories and regroup every article.")
+def stories(db_path: Path, rebuild: bool) -> None:
+    """Group articles into stories: copies of one wire story, its versions and write-ups.
+
+    Crawls group each article as they store it; this gives a story to any article left
+    without one, or with --rebuild regroups the whole archive (after a threshold change).
+    """
+    regroup(prepare_database(db_path), rebuild=rebuild)
