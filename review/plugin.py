@@ -11,6 +11,7 @@ from datasette import hookimpl
 from markupsafe import Markup, escape
 
 from review import search
+from review.stories import render_story_cell
 
 # snippet() in the saved search query wraps matches in these; they become <mark> here.
 MARK_START, MARK_END = "[[", "]]"
@@ -39,6 +40,10 @@ def _json_list(value: str) -> list[Any] | dict[str, Any] | None:
 def render_cell(
     row: Any, value: Any, column: str, table: str | None, database: str, datasette: Any
 ) -> Markup | None:
+    if (
+        story_cell := render_story_cell(row, value, column, table, database, datasette)
+    ) is not None:
+        return story_cell
     if not isinstance(value, str):
         return None
     if column == "text" and table == "articles":
