@@ -358,7 +358,7 @@ def serve(db_path: Path, host: str, port: int) -> None:
 @db_option
 @click.option("--rebuild", is_flag=True, help="Forget all stories and regroup every article.")
 def stories(db_path: Path, rebuild: bool) -> None:
-    """Group articles into stories: copies of one wire story, its versions and write-ups.
+    """Group articles into stories: wire copies, their versions and the write-ups on them.
 
     Crawls group each article as they store it; this gives a story to any article left
     without one, or with --rebuild regroups the whole archive (after a threshold change).
