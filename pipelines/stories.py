@@ -8,13 +8,14 @@ Every stored article belongs to exactly one story. An article joins the story of
   ``EVENT_WINDOW`` of it. A write-up that credits an agency ("based on reporting by AFP")
   needs less lead similarity to join that agency's copy than two unrelated texts do.
 
-An article matching several stories merges them (the oldest story id survives). Inside a
+An article matching several stories merges them (the lowest story id survives). Inside a
 story every article gets a role: ``original`` (a text of its own: wire copy or own reporting),
 ``republished`` (a near-duplicate of an earlier article, linked to it) or ``rewrite`` (credits
 an agency whose copy is in the story, linked to that copy), kept in ``story_links``.
 
 ``assign`` runs inside the store's transaction, so an article and its story are written
-together or not at all; ``assign_missing`` and ``rebuild`` repair and regroup an archive.
+together or not at all; ``assign_missing``, ``unassigned`` and ``clear`` let a migration and
+`newsmon stories` (scheduler/regroup.py) repair or regroup an archive.
 """
 
 from __future__ import annotations
@@ -47,8 +48,6 @@ EVENT_WINDOW = timedelta(hours=48)
 # At most this many articles of the window are compared (the most recent, nearest in time).
 EVENT_CANDIDATES = 500
 
-ROLES = ("original", "republished", "rewrite")
-
 # "Based on reporting by AFP and Reuters", "with reporting by Reuters", "compiled from AFP
 # reports": the article is a write-up of the agencies' copy, not the copy itself.
 _REWRITE_CREDIT = re.compile(
@@ -62,7 +61,6 @@ _AGENCY_NAMES = {
     "Reuters": re.compile(r"\bReuters?\b", re.IGNORECASE),
     "AP": re.compile(r"\bAP\b|Associated Press"),
 }
-
 
 # Credit lines close a write-up ("Based on reporting by AFP and Reuters") or, rarely, follow
 # its lead; the middle of a text quotes agencies without being based on them.
@@ -274,13 +272,16 @@ def _role(
             score, original = max(copies, key=lambda pair: pair[0])
             agency = ", ".join(sorted(member.wire_copy_of & original.wire_copy_of)) or None
             return "republished", [(original.id, "copy_of", agency, round(score, 3))]
-    links: list[Link] = []
+    sources: dict[int, list[str]] = {}  # wire original -> the credited agencies it carries
     for agency in sorted(member.credits):
         copies_of_agency = [
             other for other in everyone if other.id != member.id and agency in other.wire_copy_of
         ]
         if copies_of_agency:  # the earliest is the wire original; members are in time order
-            links.append((copies_of_agency[0].id, "based_on", agency, None))
+            sources.setdefault(copies_of_agency[0].id, []).append(agency)
+    links: list[Link] = [
+        (linked, "based_on", ", ".join(agencies), None) for linked, agencies in sources.items()
+    ]
     return ("rewrite" if links else "original"), links
 
 

@@ -175,6 +175,16 @@ def test_a_write_up_crediting_two_agencies_links_to_both_wire_copies_and_merges_
     assert links == [(rferl, afp, "based_on", "AFP"), (rferl, reuters, "based_on", "Reuters")]
 
 
+def test_a_write_up_crediting_two_agencies_of_one_joint_copy_links_to_it_once() -> None:
+    db = memory_archive()
+    pair = next(p for p in PAIRS if p["why"].endswith("AFP's copy"))
+    joint = add(db, {**pair["b"], "source": "afp", "agency": "AFP, Reuters"}, 1)
+    write_up = add(db, {**pair["a"], "source": "rferl"}, 2)
+    assert story_of(db, joint) == story_of(db, write_up)
+    links = db.execute("select article_id, linked_id, agency from story_links").fetchall()
+    assert links == [(write_up, joint, "AFP, Reuters")]
+
+
 def test_a_republished_copy_is_linked_to_the_earlier_original() -> None:
     db = memory_archive()
     pair = next(p for p in PAIRS if p["kind"] == "reprint")
