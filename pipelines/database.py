@@ -128,6 +128,19 @@ def m001_initial(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m010_agency_list(db: sqlite_utils.Database) -> None:
+    """``agencies``: the ``agency`` credit as a JSON list, so that Datasette's array facet
+    counts an "AFP, Reuters" article under AFP and under Reuters. A virtual generated
+    column: computed on read, nothing to keep in step on write."""
+    db.execute(
+        """alter table articles add column agencies text generated always as (
+             case when agency is null or agency = '' then '[]'
+             else '["' || replace(agency, ', ', '","') || '"]' end
+           ) virtual"""
+    )
+
+
+@migrations()
 def m005_stories(db: sqlite_utils.Database) -> None:
     """Stories (see pipelines/stories.py): the table, each article's story and role, the
     links between copies, and the near-duplicate index; existing articles are grouped."""

@@ -27,6 +27,7 @@ from crawler.sources import SiteQuirks, Source, load_sites, load_sources
 from crawler.urls import article_key, article_url, host_of
 from pipelines import Rejected
 from pipelines.metadata import PageMetadata, jsonld_people, jsonld_text, read_metadata, split_names
+from pipelines.relevance import PreCheck
 
 logger = logging.getLogger(__name__)
 
@@ -248,6 +249,7 @@ class ExtractPipeline:
         self.workers = workers
         self.timeout = settings.getfloat("NEWSMON_EXTRACT_TIMEOUT")
         self.min_chars = settings.getint("NEWSMON_MIN_TEXT_CHARS")
+        self.precheck = PreCheck.from_settings(settings)
         self.pool: ProcessPoolExecutor | None = None
 
     @classmethod
@@ -269,6 +271,7 @@ class ExtractPipeline:
         source = self.sources[item.source]
         stats = self.crawler.stats
         assert stats is not None
+        self.precheck.check(item, stats)  # a page naming no Libya term is not worth extracting
         assert self.pool is not None
         future = self.pool.submit(
             extract_page,

@@ -5,6 +5,24 @@ pyproject.toml), so its hooks and ``static/`` files are active whenever Datasett
 newsmon archive.
 """
 
-from review.plugin import asgi_wrapper, extra_css_urls, extra_js_urls, render_cell
+from review.plugin import (
+    asgi_wrapper,
+    extra_css_urls,
+    extra_js_urls,
+    extra_template_vars,
+    menu_links,
+    register_output_renderer,
+    register_routes,
+    render_cell,
+)
 
-__all__ = ["asgi_wrapper", "extra_css_urls", "extra_js_urls", "render_cell"]
+__all__ = [
+    "asgi_wrapper",
+    "extra_css_urls",
+    "extra_js_urls",
+    "extra_template_vars",
+    "menu_links",
+    "register_output_renderer",
+    "register_routes",
+    "render_cell",
+]

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 from datasette import hookimpl
+from datasette.utils.asgi import Response
 from markupsafe import Markup, escape
 
-from review import search
+from review import coverage, feed, search
 from review.stories import render_story_cell
 
 # snippet() in the saved search query wraps matches in these; they become <mark> here.
@@ -36,6 +38,27 @@ def _json_list(value: str) -> list[Any] | dict[str, Any] | None:
     return parsed if isinstance(parsed, list | dict) else None
 
 
+# The archive's tables in the order a reviewer reads them; the rest follow by name.
+READING_ORDER = ("articles", "stories", "article_versions", "crawl_runs", "duplicates", "seen_urls")
+
+
+def reading_order(tables: list[Any]) -> list[Any]:
+    def rank(table: Any) -> tuple[int, str]:
+        name = table["name"] if isinstance(table, dict) else table.name
+        return (READING_ORDER.index(name) if name in READING_ORDER else len(READING_ORDER), name)
+
+    return sorted(tables, key=rank)
+
+
+def _article_link(row: Any, value: Any, database: str, datasette: Any) -> Markup | None:
+    """In saved-query results, an article's id and title open its row page."""
+    keys = row.keys() if hasattr(row, "keys") else []
+    if "id" not in keys or "url" not in keys or row["id"] is None:
+        return None
+    href = datasette.urls.row(database, "articles", str(row["id"]))
+    return Markup(f'<a href="{escape(href)}">{escape(value)}</a>')
+
+
 @hookimpl
 def render_cell(
     row: Any, value: Any, column: str, table: str | None, database: str, datasette: Any
@@ -44,6 +67,10 @@ def render_cell(
         story_cell := render_story_cell(row, value, column, table, database, datasette)
     ) is not None:
         return story_cell
+    if table is None and column in ("id", "title") and value is not None:
+        return _article_link(row, value, database, datasette)
+    if table == "articles" and column == "title" and isinstance(value, str):
+        return _article_link(row, value, database, datasette)
     if not isinstance(value, str):
         return None
     if column == "text" and table == "articles":
@@ -71,3 +98,39 @@ def extra_js_urls(datasette: Any) -> list[str]:
 @hookimpl
 def asgi_wrapper(datasette: Any) -> Any:
     return search.wrap
+
+
+@hookimpl
+def register_output_renderer(datasette: Any) -> dict[str, Any]:
+    """``.atom`` on the saved query ``feed``: the archive as a feed to subscribe to."""
+    return {"extension": "atom", "render": feed.render, "can_render": feed.can_render}
+
+
+@hookimpl
+def extra_template_vars(datasette: Any) -> dict[str, Any]:
+    titles = {
+        name: datasette.metadata("title", database=name, fallback=False)
+        for name in datasette.databases
+    }
+    return {"newsmon_database_titles": titles, "newsmon_reading_order": reading_order}
+
+
+async def search_redirect(datasette: Any, request: Any) -> Response:
+    """One search box for the whole archive: the ranked search over articles."""
+    names = [name for name in datasette.databases if name != "_internal"]
+    target = datasette.urls.database(names[0]) + "/search" if names else "/"
+    query = request.args.get("q")
+    return Response.redirect(target + ("?" + urlencode({"q": query}) if query else ""))
+
+
+@hookimpl
+def register_routes() -> list[tuple[str, Any]]:
+    return [(r"^/-/coverage$", coverage.coverage), (r"^/-/search$", search_redirect)]
+
+
+@hookimpl
+def menu_links(datasette: Any) -> list[dict[str, str]]:
+    return [
+        {"href": datasette.urls.path("/-/coverage"), "label": "Coverage at a glance"},
+        {"href": datasette.urls.path("/-/search"), "label": "Search the archive"},
+    ]

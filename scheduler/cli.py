@@ -17,6 +17,7 @@ import click
 from crawler.origins import OriginMapError, parse_origin
 from crawler.sources import Source, SourceError, load_sources, parse_duration
 from pipelines.database import DatabaseError, open_database
+from review import digest as digests
 from review.serve import serve as serve_archive
 from scheduler.crawl import CrawlJob, CrawlResult, run_crawls
 from scheduler.daemon import Daemon
@@ -352,6 +353,43 @@ def serve(db_path: Path, host: str, port: int) -> None:
     if not db_path.exists():
         raise click.ClickException(f"{db_path} does not exist: run `newsmon crawl` first")
     serve_archive(db_path.expanduser().resolve(), host, port)  # read-only: never migrates
+
+
+@cli.command()
+@db_option
+@click.option(
+    "--since",
+    default="24h",
+    show_default=True,
+    help="How far back: a duration (90m, 24h, 7d, 2w) or a date (2026-11-28).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(digests.FORMATS),
+    default="text",
+    show_default=True,
+    help="text for a terminal or plain mail, markdown, or html for an HTML mail.",
+)
+def digest(db_path: Path, since: str, fmt: str) -> None:
+    """Print the articles stored since a time, grouped by story, for a cron job to mail.
+
+    Prints "nothing new" (and exits 0) when there is nothing.
+    """
+    try:
+        moment = digests.parse_since(since)
+    except ValueError as exc:
+        raise BadArgument(f"--since: {exc}") from None
+    if not db_path.exists():
+        raise click.ClickException(f"{db_path} does not exist: run `newsmon crawl` first")
+    try:
+        db = open_database(db_path)
+    except DatabaseError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        click.echo(digests.render(digests.collect(db, moment), moment, fmt), nl=False)
+    finally:
+        db.close()
 
 
 @cli.command()

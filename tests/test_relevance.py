@@ -45,10 +45,18 @@ def test_one_passing_mention_in_a_country_list_is_not_enough():
     assert result.matched == {"Libya": 1}
 
 
-def test_a_passing_mention_in_the_lead_counts_double_but_is_still_not_enough():
-    result = score("Summit", "Arrivals from Tunisia, Libya and Turkey rose.\n\nMore.", TERMS)
+def test_a_mention_in_the_lead_counts_double_but_is_still_not_enough():
+    result = score("Summit", "Ministers from Libya met on Monday.\n\nMore.", TERMS)
     assert result.score == 2.0
+    assert result.subject
     assert not result.is_relevant(THRESHOLD)
+
+
+def test_one_item_of_a_list_in_the_lead_counts_for_its_share_of_the_list():
+    result = score("Summit", "Arrivals from Tunisia, Libya and Turkey rose.\n\nMore.", TERMS)
+    assert result.score == round(2.0 / 3, 1)
+    assert not result.subject
+    assert "1 as one item of a list (of 3)" in result.reason
 
 
 def test_a_headline_mention_alone_passes_the_threshold():
@@ -186,3 +194,84 @@ def test_acronyms_count_beside_a_libyan_name():
     )
     assert result.matched == {"Tripoli": 1, "GNA": 1, "LNA": 1}
     assert result.is_relevant(3)
+
+
+def test_a_name_in_a_list_of_countries_counts_for_its_share_of_the_list():
+    text = "Lead about Soviet exports.\n\nTalks with China, Syria, Libya and Iraq will fail."
+    result = score("Soviet Energy", text, TERMS)
+    assert result.matched == {"Libya": 1}
+    assert "1 as one item of a list (of 4)" in result.reason
+    assert result.score < 1
+
+
+def test_a_list_of_libyan_places_is_about_libya_not_one_item_of_many():
+    result = score("", "Forces in Tripoli, Misrata and Benghazi clashed on Sunday.", TERMS)
+    assert "list" not in result.reason
+    assert result.score == 6.0  # three lead mentions
+    assert result.subject
+
+
+def test_two_parties_joined_by_and_are_not_a_list():
+    result = score("Chad and Libya trade fire", "Lead.\n\nMore.", TERMS)
+    assert result.score == 3.0
+    assert result.subject
+
+
+def test_a_title_case_headline_with_commas_is_not_taken_for_a_list():
+    result = score("Libya, Chad Trade Blame, Vow Revenge", "Lead.\n\nMore.", TERMS)
+    assert result.score == 3.0
+
+
+def test_a_french_list_is_a_list():
+    result = score("", "Lead.\n\nDes migrants venus de Tunisie, de Libye et du Maroc.", TERMS)
+    assert "as one item of a list (of 3)" in result.reason
+
+
+def test_a_row_of_a_statistics_table_counts_as_one_row_of_the_table():
+    rows = ["ALGERIA 0.64 0.64", "IRAN 1.80 2.20", "LIBYA 0.95 0.95", "NIGERIA 1.00 1.14"]
+    text = "OPEC output fell in March, a survey shows.\n\n" + "\n\n".join(rows)
+    result = score("OPEC Output Falls", text, TERMS)
+    assert result.matched == {"Libya": 1}
+    assert "as one item of a list (of 4)" in result.reason
+    assert result.score < 0.5
+
+
+def test_asides_in_a_story_about_something_else_count_a_third():
+    text = (
+        "The U.S. expects harmonious talks with France this week.\n\n"
+        "Officials said the Libyan bombing was a thing of the past. Trade dominated. "
+        "Grain was discussed. Japan came up. Tariffs were averted. Farm policy remains.\n\n"
+        "France refused overflights during the raid on Libya last year. Relations improved."
+    )
+    result = score("U.S. Sees Harmony In Talks With France", text, TERMS)
+    assert result.matched == {"Libyan": 1, "Libya": 1}
+    assert not result.subject
+    assert result.focus < 0.3
+    assert result.score == round(2 / 3, 1)
+    assert "not in headline or lead" in result.reason and "asides" in result.reason
+
+
+def test_libya_running_through_the_text_is_a_subject_without_headline_or_lead():
+    text = (
+        "Oil output fell sharply this month.\n\n"
+        "Libya's output halved. Fighting near Sirte closed ports. "
+        "The Libyan oil company declared force majeure. Exports from Benghazi stopped."
+    )
+    result = score("Oil Output Falls", text, TERMS)
+    assert not result.subject
+    assert result.focus == 1.0
+    assert result.is_relevant(THRESHOLD)
+    assert "asides" not in result.reason
+
+
+def test_the_lead_is_the_first_sentence_even_when_the_page_has_one_block():
+    one_block = "The U.S. expects harmonious talks with France. The Libyan raid is past."
+    result = score("Talks", one_block, TERMS)
+    assert result.matched == {"Libyan": 1}
+    assert not result.subject  # the second sentence is not the lead
+
+
+def test_a_lead_broken_over_lines_runs_on_to_its_sentence_end():
+    result = score("Talks", "Libyan troops are\n\nleaving Chad, sources said.\n\nMore.", TERMS)
+    assert result.subject
+    assert result.score == 2.0

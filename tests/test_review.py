@@ -102,14 +102,17 @@ def test_search_box_accepts_or_near_phrases_and_prefixes(
     assert len(found) >= expected if expected else found == []
 
 
-def test_articles_are_newest_first_with_facets_on_source_agency_language_and_date(
+def test_articles_are_newest_first_with_facets_on_source_agencies_language_and_date(
     archive: Path,
 ) -> None:
     data = get(archive, "/news/articles.json").json()
     published = [row[1] for row in data["rows"]]
     assert published == sorted(published, reverse=True)
-    assert set(data["facet_results"]) == {"source", "agency", "language", "published"}
+    assert set(data["facet_results"]) == {"source", "agencies", "language", "published"}
     sources = {f["value"]: f["count"] for f in data["facet_results"]["source"]["results"]}
+    # The seed story credits "AFP, Reuters": it counts under each agency.
+    agencies = {f["value"]: f["count"] for f in data["facet_results"]["agencies"]["results"]}
+    assert agencies == {"AFP": 4, "Reuters": 3}
     assert sources == {"rferl": 2, "afp": 3, "reuters": 2}
 
 
@@ -158,6 +161,16 @@ def test_an_article_reads_as_paragraphs_with_a_link_and_no_html_rendered(archive
 def test_search_snippets_are_highlighted_and_escaped(archive: Path) -> None:
     page = get(archive, "/news/search?q=Haftar").text
     assert "<mark>Haftar</mark>" in page
+
+
+def test_the_ranked_search_with_an_empty_box_shows_the_form_not_an_fts_error(
+    archive: Path,
+) -> None:
+    for path in ("/news/search", "/news/search?q=", "/news/search?q=%20"):
+        page = get(archive, path)
+        assert page.status_code == 200, page.text[:300]
+        assert "syntax error" not in page.text
+        assert 'name="q"' in page.text and "Accepts OR" in page.text
 
 
 def free_port() -> int:
@@ -290,11 +303,12 @@ def test_a_reviewer_searches_for_a_libyan_name_in_a_real_browser(served, tmp_pat
     assert screenshot.stat().st_size > 10_000
 
 
-def test_one_search_box_covers_every_full_text_index(archive: Path) -> None:
+def test_one_search_box_leads_to_the_ranked_search(archive: Path) -> None:
     page = get(archive, "/-/search?q=Dbeibah")
-    assert page.status_code == 200
-    assert "Libya oil output falls" in get(archive, "/news/articles?_search=Dbeibah").text
-    assert "articles" in page.text  # datasette-search-all lists the searchable table
+    assert page.status_code == 302
+    assert page.headers["location"] == "/news/search?q=Dbeibah"
+    assert "Libya oil output falls" in get(archive, "/news/search?q=Dbeibah").text
+    assert 'action="/-/search"' in get(archive, "/").text  # the home page's search box
 
 
 @pytest.mark.parametrize("query", ["al-Jufra", "Wagner al-Jufra", 'Sirte "unbalanced', "Haftar's"])
@@ -306,3 +320,160 @@ def test_search_takes_what_a_reviewer_types_without_fts_errors(archive: Path, qu
     if "Jufra" in query:
         found = rows(archive, f"/news/articles.json?_search={quoted}")
         assert [r["source"] for r in found] == ["rferl"]
+
+
+def test_the_atom_feed_lists_the_newest_articles_for_a_feed_reader(archive: Path) -> None:
+    import feedparser
+
+    response = get(archive, "/news/feed.atom")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/atom+xml")
+    feed = feedparser.parse(response.content)
+    assert not feed.bozo, feed.get("bozo_exception")
+    assert feed.version == "atom10"
+    stored = rows(archive, "/news/articles.json?_sort_desc=first_seen&_size=max")
+    assert len(feed.entries) == len(stored) == 5
+    by_link = {entry.link: entry for entry in feed.entries}
+    assert set(by_link) == {row["url"] for row in stored}  # public URLs, never the mirror
+    for entry in feed.entries:
+        assert entry.title and entry.summary and entry.updated_parsed
+        assert {tag.scheme for tag in entry.tags} >= {"newsmon:source", "newsmon:site"}
+    seed = by_link[
+        "https://www.rferl.org/a/un-security-council-libya-russia-foreign-fighters/31003211.html"
+    ]
+    assert seed.published.startswith("2020-12-16")
+    assert {tag.term for tag in seed.tags} >= {"rferl", "www.rferl.org", "AFP", "Reuters"}
+    assert "<script>" not in response.text  # the hostile description is text, escaped
+
+
+def test_the_atom_feed_filters_by_source_and_stays_valid_when_empty(archive: Path) -> None:
+    import feedparser
+
+    afp = feedparser.parse(get(archive, "/news/feed.atom?source=afp").content)
+    assert len(afp.entries) == 2
+    assert all("afp" in {t.term for t in e.tags} for e in afp.entries)
+    assert afp.feed.title.endswith("(afp)")
+    empty = get(archive, "/news/feed.atom?source=nosuchsource")
+    assert empty.status_code == 200
+    parsed = feedparser.parse(empty.content)
+    assert not parsed.bozo and parsed.entries == [] and parsed.feed.updated
+
+
+def test_home_page_lists_articles_first_under_the_archive_label(archive: Path) -> None:
+    home = get(archive, "/").text
+    listed = home[home.index('class="newsmon-tables"') :]
+    assert listed.index(">articles<") < listed.index(">crawl_runs<") < listed.index(">seen_urls<")
+    assert ">Libya news archive</a></h2>" in home
+    assert "<h1>Libya news archive</h1>" in get(archive, "/news").text
+
+
+def test_saved_query_rows_link_to_the_article_and_the_original(archive: Path) -> None:
+    page = get(archive, "/news/latest_7_days").text
+    ident = seed_id(archive)
+    assert f'<td class="col-id"><a href="/news/articles/{ident}">{ident}</a></td>' in page
+    assert f'<a href="/news/articles/{ident}">Libya' in page or "/news/articles/" in page
+    assert '<a href="https://www.rferl.org/a/' in page
+
+
+def test_coverage_page_carries_its_figures_and_serves_chart_js_itself(archive: Path) -> None:
+    page = get(archive, "/-/coverage").text
+    assert "<h1>Coverage at a glance</h1>" in page
+    assert "cdn" not in page.lower()
+    assert "/-/static-plugins/newsmon/vendor/chart-4.6.1.umd.min.js" in page
+    assert (
+        get(archive, "/-/static-plugins/newsmon/vendor/chart-4.6.1.umd.min.js").status_code == 200
+    )
+    data = json.loads(page.split('id="coverage-data">', 1)[1].split("</script>", 1)[0])
+    assert sum(r["articles"] for r in data["articles_per_day"]) >= 0
+    assert {r["status"] for r in data["runs_per_day"]} == {"ok"}
+
+
+BROWSER_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+# A basic accessibility check run in the page: one h1 and no skipped heading level, every
+# form field labelled, every canvas and image described, the page's language set, and
+# body text contrast of at least 4.5:1 (WCAG AA).
+ACCESSIBILITY_CHECK = """() => {
+  const problems = [];
+  const headings = [...document.querySelectorAll('h1,h2,h3,h4,h5,h6')].map(h => +h.tagName[1]);
+  if (headings.filter(l => l === 1).length !== 1) problems.push('not exactly one h1');
+  headings.forEach((l, i) => { if (i && l > headings[i - 1] + 1) problems.push('skipped heading level'); });
+  document.querySelectorAll('input:not([type=hidden]):not([type=submit]), select, textarea').forEach(f => {
+    const labelled = f.labels && f.labels.length || f.getAttribute('aria-label') || f.getAttribute('title');
+    if (!labelled) problems.push('unlabelled field ' + (f.name || f.id));
+  });
+  document.querySelectorAll('canvas, img').forEach(e => {
+    if (!(e.getAttribute('aria-label') || e.getAttribute('alt'))) problems.push('undescribed ' + e.tagName);
+  });
+  if (!document.documentElement.lang) problems.push('no lang');
+  const rgb = c => c.match(/[\\d.]+/g).slice(0, 3).map(Number);
+  const lum = ([r, g, b]) => { const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+  const text = document.querySelector('p, td');
+  if (text) {
+    let bg = null; for (let e = text; e && !bg; e = e.parentElement) {
+      const c = getComputedStyle(e).backgroundColor; if (!c.endsWith(', 0)') && c !== 'transparent') bg = c; }
+    const [a, b] = [lum(rgb(getComputedStyle(text).color)), lum(rgb(bg || 'rgb(255,255,255)'))];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (ratio < 4.5) problems.push('contrast ' + ratio.toFixed(2));
+  }
+  return problems;
+}"""
+
+
+@pytest.mark.skipif(
+    not Path(CHROMIUM).exists() and not os.environ.get("CI"),
+    reason="Debian's chromium is not installed (.ci/run installs it)",
+)
+def test_the_morning_review_reads_well_on_a_laptop_and_a_phone(served, tmp_path: Path) -> None:
+    """Articles table, an article, the coverage page: desktop and 390 px, screenshots."""
+    from playwright.sync_api import sync_playwright
+
+    db_path, base = served
+    article = seed_id(db_path)
+    shots = SCREENSHOT_DIR or tmp_path
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        desktop = browser.new_page(viewport={"width": 1280, "height": 900})
+        desktop.goto(base + "/news/articles")
+        row_height = desktop.evaluate(
+            "document.querySelector('table.rows-and-columns tbody tr').offsetHeight"
+        )
+        table_width = desktop.evaluate(
+            "document.querySelector('table.rows-and-columns').scrollWidth"
+        )
+        desktop.screenshot(path=str(shots / "articles.png"))
+        desktop.click("button.newsmon-columns-toggle")
+        all_columns = desktop.locator("td.col-text").first.is_visible()
+        desktop.goto(base + "/-/coverage")
+        desktop.wait_for_selector("body[data-charts-drawn=yes]")
+        desktop.screenshot(path=str(shots / "coverage.png"), full_page=True)
+        coverage_problems = desktop.evaluate(ACCESSIBILITY_CHECK)
+
+        phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+        phone.goto(f"{base}/news/articles/{article}")
+        heading = phone.locator("h1").inner_text()
+        title = phone.title()
+        overflow = phone.evaluate("document.documentElement.scrollWidth")
+        phone.screenshot(path=str(shots / "article-phone.png"))
+        article_problems = phone.evaluate(ACCESSIBILITY_CHECK)
+        phone.goto(base + "/-/coverage")
+        phone.wait_for_selector("body[data-charts-drawn=yes]")
+        phone_overflow = phone.evaluate("document.documentElement.scrollWidth")
+        phone.screenshot(path=str(shots / "coverage-phone.png"))
+        browser.close()
+    assert row_height < 60, "one line per article"
+    assert table_width <= 1280
+    assert all_columns
+    assert heading.startswith("UN Security Council") or "Libya" in heading
+    assert title.startswith(heading)
+    assert overflow <= 400 and phone_overflow <= 400, "no sideways scrolling at 390 px"
+    assert article_problems == [] and coverage_problems == []
