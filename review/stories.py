@@ -43,8 +43,8 @@ def render_story_cell(
     None to leave it to Datasette."""
     keys = set(row.keys()) if hasattr(row, "keys") else set()
     if table == "articles" and column == "story_id" and isinstance(value, dict):
-        href = story_url(datasette, database, value["value"])
-        return link(href, value.get("label") or f"story {value['value']}")
+        # In the table, a short link keeps each article on one line; the row page has room.
+        return link(story_url(datasette, database, value["value"]), f"story {value['value']}")
     if table == "articles" and column == "story_id" and isinstance(value, int):
         return story_link_with_title(datasette, database, value)
     if table == "stories" and column == "title" and "id" in keys:

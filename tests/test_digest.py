@@ -28,7 +28,7 @@ def test_digest_lists_every_new_article_with_its_site_and_link(crawled: Path) ->
     result = run_newsmon("digest", "--db", str(crawled), "--since", "1h")
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert out.startswith("newsmon digest: 5 new article(s)")
+    assert out.startswith("newsmon digest: 7 new article(s) in 5 story(ies)")
     assert "Libya oil output falls as Haftar-aligned groups blockade eastern ports" in out
     assert (
         "https://www.rferl.org/a/un-security-council-libya-russia-foreign-fighters/31003211.html"
@@ -53,7 +53,7 @@ def test_digest_as_html_escapes_what_sites_published(crawled: Path, tmp_path: An
     result = run_newsmon("digest", "--db", str(crawled), "--since", "1d", "--format", "html")
     assert result.returncode == 0
     assert "<script>x" not in result.stdout and "&lt;script&gt;x" in result.stdout
-    assert result.stdout.count("<li><a href=") == 5
+    assert result.stdout.count("<li><a href=") == 7
     markdown = run_newsmon("digest", "--db", str(crawled), "--format", "markdown")
     assert markdown.stdout.startswith("# newsmon digest") and "](https://" in markdown.stdout
 

@@ -332,7 +332,7 @@ def test_the_atom_feed_lists_the_newest_articles_for_a_feed_reader(archive: Path
     assert not feed.bozo, feed.get("bozo_exception")
     assert feed.version == "atom10"
     stored = rows(archive, "/news/articles.json?_sort_desc=first_seen&_size=max")
-    assert len(feed.entries) == len(stored) == 5
+    assert len(feed.entries) == len(stored) == 7
     by_link = {entry.link: entry for entry in feed.entries}
     assert set(by_link) == {row["url"] for row in stored}  # public URLs, never the mirror
     for entry in feed.entries:
@@ -350,7 +350,7 @@ def test_the_atom_feed_filters_by_source_and_stays_valid_when_empty(archive: Pat
     import feedparser
 
     afp = feedparser.parse(get(archive, "/news/feed.atom?source=afp").content)
-    assert len(afp.entries) == 2
+    assert len(afp.entries) == 3
     assert all("afp" in {t.term for t in e.tags} for e in afp.entries)
     assert afp.feed.title.endswith("(afp)")
     empty = get(archive, "/news/feed.atom?source=nosuchsource")
