@@ -1,6 +1,6 @@
 """End-to-end crawl throughput: `newsmon crawl` over N article pages served on loopback.
 
-    python -m bench.crawl_throughput [--pages 300] [--concurrency 8]
+    python -m bench.crawl_throughput [--pages 300] [--concurrency 8] [--workers 0]
 
 Serves N pages (the real captured article pages, each copy made unique by one sentence)
 behind a sitemap, crawls them with politeness delays off, and prints pages/s for the whole
@@ -69,6 +69,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pages", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=0, help="NEWSMON_EXTRACT_WORKERS")
     args = parser.parse_args()
     pages = make_pages(args.pages)
     site = serve(pages)
@@ -98,6 +99,8 @@ def main() -> None:
             "NEWSMON_RELEVANCE_FILTER=false",
             "-s",
             "ROBOTSTXT_OBEY=false",
+            "-s",
+            f"NEWSMON_EXTRACT_WORKERS={args.workers}",
         ]
         started = time.perf_counter()
         result = subprocess.run(

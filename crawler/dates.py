@@ -16,6 +16,8 @@ from dateutil import parser as dateutil_parser
 # Dates before the web or far in the future are parse errors, not publication dates.
 _EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
 _FUTURE_SLACK = timedelta(days=2)
+# UTC ISO 8601 with any number of fraction digits (dropped): "2012-04-24T19:45:47.267Z".
+_ISO_UTC = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.\d+)?Z$")
 
 
 def parse_date(
@@ -42,6 +44,12 @@ def to_datetime(value: object, *, default_tz: tzinfo | None = None) -> datetime 
     # Without a four-digit year dateutil would fill the gaps from today ("00:00" -> today).
     if not text or len(text) > 64 or not re.search(r"\d{4}", text):
         return None
+    if match := _ISO_UTC.match(text):  # sitemaps: 20,000 of these a chunk, dateutil is slow
+        try:
+            year, month, day, hour, minute, second = map(int, match.groups())
+            return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+        except ValueError:
+            return None
     parsed: datetime | None = None
     if "," in text[:5] or text[:3].isalpha():  # RFC 822 (RSS): "Tue, 30 Jan 2018 16:33:56 -0500"
         try:

@@ -59,6 +59,8 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.RobotsTxtMiddleware": 100,
     # After the offsite check (50): skip article URLs already judged in an earlier run.
     "pipelines.dedupe.SeenUrlsMiddleware": 60,
+    # After it: a backfill's --max-pages counts only pages not already judged.
+    "crawler.backfill.PageBudgetMiddleware": 65,
     # Between decompression (590) and retries (550): sees the real body, and a block is
     # never retried.
     "crawler.middlewares.BlockDetectionMiddleware": 560,
@@ -75,6 +77,7 @@ ITEM_PIPELINES = {
 
 EXTENSIONS = {
     "pipelines.runs.RunRecorder": 100,
+    "crawler.backfill.BackfillProgress": 200,  # backfill runs only
 }
 
 # --- newsmon's own settings -------------------------------------------------------------
@@ -98,3 +101,15 @@ NEWSMON_EXTRACT_TIMEOUT = 60
 NEWSMON_MAX_RETRY_AFTER = 120
 # Pages whose text is shorter than this are not articles (teasers, galleries, block pages).
 NEWSMON_MIN_TEXT_CHARS = 200
+
+# --- backfill (`newsmon backfill`, crawler/backfill.py) ------------------------------------
+# A date (YYYY[-MM[-DD]]) turns the run into a backfill of the source's archive_index sitemaps.
+NEWSMON_BACKFILL_SINCE = ""
+NEWSMON_BACKFILL_UNTIL = ""  # inclusive; empty: up to now
+NEWSMON_BACKFILL_ALL_URLS = False  # every URL in the window, not only relevant-looking slugs
+NEWSMON_BACKFILL_MAX_PAGES = 0  # 0: no cap on the article pages fetched
+# Regexes that must match one whole word of a URL's path; empty means the built-in list
+# (crawler/backfill.py DEFAULT_SLUG_TERMS).
+NEWSMON_BACKFILL_SLUG_TERMS: list[str] = []
+# Where the run writes its progress (JSON) for `newsmon backfill` to show.
+NEWSMON_BACKFILL_PROGRESS = ""

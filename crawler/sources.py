@@ -14,7 +14,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 PACKAGED_SOURCES = Path(__file__).with_name("sources.toml")
-DISCOVERY_KINDS = ("rss", "atom", "news_sitemap", "sitemap", "sitemap_index", "listing")
+# archive_index: a sitemap index whose children list the site's archive; read only by
+# `newsmon backfill` (crawler/backfill.py), never by the live crawl.
+DISCOVERY_KINDS = (
+    "rss",
+    "atom",
+    "news_sitemap",
+    "sitemap",
+    "sitemap_index",
+    "listing",
+    "archive_index",
+)
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -58,6 +68,11 @@ class Source:
             return None
         match = self.id_pattern.search(url)
         return match.group(1) if match else None
+
+    @property
+    def archive_indexes(self) -> tuple[str, ...]:
+        """The sitemap indexes `newsmon backfill` reads; empty when the source has none."""
+        return tuple(d.url for d in self.discovery if d.kind == "archive_index")
 
     def follows_sitemap(self, url: str) -> bool:
         return not self.sitemap_follow or any(p.search(url) for p in self.sitemap_follow)

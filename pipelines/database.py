@@ -141,6 +141,14 @@ def m010_agency_list(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m004_crawl_runs_kind(db: sqlite_utils.Database) -> None:
+    # `newsmon backfill` runs are recorded beside the live crawls; `status` and the
+    # scheduler's catch-up read only the live ones. Rows written before are live crawls.
+    db.table("crawl_runs").add_column("kind", str, not_null_default="crawl")
+    db.table("crawl_runs").create_index(["source", "kind", "started"])
+
+
+@migrations()
 def m005_stories(db: sqlite_utils.Database) -> None:
     """Stories (see pipelines/stories.py): the table, each article's story and role, the
     links between copies, and the near-duplicate index; existing articles are grouped."""

@@ -1,19 +1,16 @@
 """Page -> Article: Trafilatura for the text, structured metadata for everything else.
 
-Extraction is CPU-bound Python (about 20 ms a page), so it runs in a pool of worker
-processes: the reactor stays responsive and both cores work. ``extract_page`` is a pure
-function of the page, which is also what the extraction-quality tests call.
+Extraction is CPU-bound Python (about 20 ms a page), so it runs in worker processes
+(pipelines/workers.py): the reactor stays responsive, both cores work, and a page that hangs
+or kills its worker fails alone. ``extract_page`` is a pure function of the page, which is
+also what the extraction-quality tests call.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
-import multiprocessing
-import os
 import re
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +25,7 @@ from crawler.urls import article_key, article_url, host_of
 from pipelines import Rejected
 from pipelines.metadata import PageMetadata, jsonld_people, jsonld_text, read_metadata, split_names
 from pipelines.relevance import PreCheck
+from pipelines.workers import WorkerFailed, WorkerPool, WorkerTimedOut, default_workers
 
 logger = logging.getLogger(__name__)
 
@@ -245,25 +243,20 @@ class ExtractPipeline:
         self.crawler = crawler
         self.sources: dict[str, Source] = load_sources(settings.get("NEWSMON_SOURCES"))
         self.sites = load_sites(settings.get("NEWSMON_SOURCES"))
-        workers = settings.getint("NEWSMON_EXTRACT_WORKERS") or min(os.cpu_count() or 1, 4)
-        self.workers = workers
-        self.timeout = settings.getfloat("NEWSMON_EXTRACT_TIMEOUT")
         self.min_chars = settings.getint("NEWSMON_MIN_TEXT_CHARS")
         self.precheck = PreCheck.from_settings(settings)
-        self.pool: ProcessPoolExecutor | None = None
+        self.workers = WorkerPool(
+            settings.getint("NEWSMON_EXTRACT_WORKERS") or default_workers(),
+            settings.getfloat("NEWSMON_EXTRACT_TIMEOUT"),
+            preload=[__name__],  # imported before the first page's time limit starts
+        )
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ExtractPipeline:
         return cls(crawler)
 
-    def open_spider(self) -> None:
-        # forkserver: forking a process that runs a reactor and threads is fragile.
-        context = multiprocessing.get_context("forkserver")
-        self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
-
     def close_spider(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+        self.workers.close()
 
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, Page):
@@ -272,8 +265,7 @@ class ExtractPipeline:
         stats = self.crawler.stats
         assert stats is not None
         self.precheck.check(item, stats)  # a page naming no Libya term is not worth extracting
-        assert self.pool is not None
-        future = self.pool.submit(
+        extraction = self.workers.run(
             extract_page,
             item.html,
             item.final_url,
@@ -283,10 +275,9 @@ class ExtractPipeline:
             default_language=source.language,
         )
         try:
-            extracted = await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
-        except TimeoutError:
-            stats.inc_value("newsmon/extract_timeouts")
-            raise Rejected("failed", f"extraction timed out on {item.url}") from None
+            extracted = await extraction
+        except WorkerFailed as exc:
+            raise self.failed(item, exc) from None
         if extracted is None or len(extracted.text) < self.min_chars:
             stats.inc_value("newsmon/rejected/no_text")
             raise Rejected("no_text", f"no article text on {item.url}")
@@ -295,6 +286,19 @@ class ExtractPipeline:
             stats.inc_value("newsmon/rejected/no_agency_credit")
             raise Rejected("no_agency_credit", f"{item.url} does not credit {source.agency}")
         return article
+
+    def failed(self, page: Page, exc: WorkerFailed) -> Rejected:
+        """Count an extraction that hung or killed its worker; the page is tried again in a
+        later run (store.RETRIED_OUTCOMES), a bounded number of times."""
+        stats = self.crawler.stats
+        assert stats is not None
+        timed_out = isinstance(exc, WorkerTimedOut)
+        stats.inc_value("newsmon/extract_timeouts" if timed_out else "newsmon/extract_crashes")
+        message = f"extraction of {page.url} failed: {exc}"
+        if stats.get_value("newsmon/first_error") is None:
+            stats.set_value("newsmon/first_error", message)
+        logger.warning(message)
+        return Rejected("extract_failed", message)
 
     def to_article(self, page: Page, extracted: Extracted, source: Source) -> Article:
         url = page.url

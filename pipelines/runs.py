@@ -15,6 +15,7 @@ from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.statscollectors import StatsCollector
 
+from crawler.backfill import BackfillPlan
 from crawler.dates import utc_now
 from pipelines.database import DatabaseError, write_transaction
 from pipelines.store import Archive
@@ -56,6 +57,7 @@ def _errors(stats: dict[str, Any]) -> int:
         stats.get("newsmon/discovery_errors", 0)
         + stats.get("newsmon/article_errors", 0)
         + stats.get("newsmon/extract_timeouts", 0)
+        + stats.get("newsmon/extract_crashes", 0)
         + stats.get("newsmon/pipeline_errors", 0)
     )
 
@@ -77,6 +79,7 @@ class RunRecorder:
         self.db_path = settings.get("NEWSMON_DB")
         self.run_id = settings.get("NEWSMON_RUN_ID") or ""
         self.log_path = settings.get("LOG_FILE") or None
+        self.kind = "backfill" if BackfillPlan.from_settings(settings) else "crawl"
         self.row_id: int | None = None
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
@@ -100,6 +103,7 @@ class RunRecorder:
                     {
                         "run_id": self.run_id,
                         "source": spider.name,
+                        "kind": self.kind,
                         "started": utc_now(),
                         "status": "running",
                         "log_path": self.log_path,

@@ -30,8 +30,10 @@ logger = logging.getLogger(__name__)
 
 # Outcomes after which a URL is not fetched again.
 FINAL_OUTCOMES = ("stored", "duplicate", "irrelevant", "no_agency_credit", "gone")
-# A page that once had no text may be a broken response: retried this often, then given up.
+# A page that once had no text may be a broken response, and one whose extraction hung or
+# killed its worker may have met a passing fault: retried this often, then given up.
 NO_TEXT_ATTEMPTS = 3
+RETRIED_OUTCOMES = ("no_text", "extract_failed")
 
 
 class Archive:
@@ -49,8 +51,8 @@ class Archive:
         placeholders = ", ".join("?" for _ in FINAL_OUTCOMES)
         rows = self.db.execute(
             f"select key from seen_urls where outcome in ({placeholders}) "
-            "or (outcome = 'no_text' and attempts >= ?)",
-            [*FINAL_OUTCOMES, NO_TEXT_ATTEMPTS],
+            "or (outcome in (?, ?) and attempts >= ?)",
+            [*FINAL_OUTCOMES, *RETRIED_OUTCOMES, NO_TEXT_ATTEMPTS],
         )
         return {row[0] for row in rows}
 

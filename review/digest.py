@@ -61,7 +61,10 @@ def parse_since(value: str, now: datetime | None = None) -> datetime:
 
 
 def collect(db: sqlite_utils.Database, since: datetime) -> list[Story]:
-    """Stories with an article stored since ``since``, the story with the newest first."""
+    """Stories with an article stored since ``since``, the story with the newest first.
+
+    Articles a backfill stored (found through an archive sitemap) are history, not news:
+    a year of backfill would otherwise fill the morning's digest."""
     cutoff = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     grouped = "story_id" in db.table("articles").columns_dict and db.table("stories").exists()
     story_key = "coalesce(a.story_id, -a.id)" if grouped else "-a.id"
@@ -71,7 +74,7 @@ def collect(db: sqlite_utils.Database, since: datetime) -> list[Story]:
         f"""select {story_key} as story, {story_title} as story_title, a.id, a.published,
                  a.source, a.site, a.agency, a.title, a.url
             from articles a {join}
-            where a.first_seen >= ?
+            where a.first_seen >= ? and coalesce(a.discovered_via, '') != 'archive_index'
             order by coalesce(a.published, a.first_seen), a.id""",
         [cutoff],
     ).fetchall()

@@ -45,6 +45,7 @@ class CrawlJob:
     origin_map: dict[str, str] = field(default_factory=dict)
     log_dir: Path | None = None
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    kind: str = "crawl"  # crawl_runs.kind: "crawl", or "backfill" (scheduler/backfill.py)
 
     def new_log_file(self) -> Path | None:
         if self.log_dir is None:
@@ -259,6 +260,7 @@ def _recorded_row(
                 record.update(
                     run_id=job.run_id,
                     source=job.source,
+                    kind=job.kind,
                     started=record["finished"],
                     log_path=str(log_file) if log_file else None,
                 )

@@ -36,7 +36,8 @@ def history(db: sqlite_utils.Database, source: str) -> History:
     runs = list(
         db.query(
             "select started, finished, status, reason from crawl_runs "
-            "where source = ? and status != 'running' order by started desc, id desc limit 50",
+            "where source = ? and kind = 'crawl' and status != 'running' "
+            "order by started desc, id desc limit 50",
             [source],
         )
     )
@@ -45,8 +46,11 @@ def history(db: sqlite_utils.Database, source: str) -> History:
         if run["status"] not in ("failed", "blocked"):
             break
         failures += 1
+    # Backfilled articles are old news found today: they say nothing of the live crawl.
     newest = db.execute(
-        "select max(first_seen) from articles where source = ?", [source]
+        "select max(first_seen) from articles where source = ? "
+        "and coalesce(discovered_via, '') != 'archive_index'",
+        [source],
     ).fetchone()[0]
     last = runs[0] if runs else None
     duration = None
@@ -160,7 +164,9 @@ def source_status(
 
 
 def _first_run(db: sqlite_utils.Database, source: str) -> datetime | None:
-    first = db.execute("select min(started) from crawl_runs where source = ?", [source])
+    first = db.execute(
+        "select min(started) from crawl_runs where source = ? and kind = 'crawl'", [source]
+    )
     return to_datetime(first.fetchone()[0])
 
 

@@ -38,8 +38,9 @@ class Route:
 Handler = Callable[[str], Route | None]
 
 
-def load_manifest(host: str) -> dict[str, Route]:
-    manifest = json.loads((SITES / host / "manifest.json").read_text())
+def load_manifest(host: str, name: str = "manifest.json") -> dict[str, Route]:
+    """A host's routes; ``name`` picks another manifest of the host (e.g. its archive)."""
+    manifest = json.loads((SITES / host / name).read_text())
     return {
         path: Route(
             status=entry.get("status", 200),

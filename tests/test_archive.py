@@ -93,7 +93,7 @@ def test_open_database_twice_is_idempotent(tmp_path):
     second = open_database(path)
     assert second["articles"].count == 1
     applied = [r["name"] for r in second["_sqlite_migrations"].rows]
-    assert applied == [m.name for m in migrations._migrations]  # each once, none again
+    assert applied == [m.name for m in migrations._migrations]  # each once, in order
     second.close()
 
 
@@ -271,10 +271,11 @@ def test_settled_keys_include_final_outcomes_but_not_failures(archive):
     assert "fail" not in settled
 
 
-def test_no_text_is_settled_only_after_three_attempts(archive):
+@pytest.mark.parametrize("outcome", ["no_text", "extract_failed"])
+def test_no_text_or_failed_extraction_is_settled_only_after_three_attempts(archive, outcome):
     assert NO_TEXT_ATTEMPTS == 3
     for attempt in range(1, 4):
-        archive.record_outcome("rferl", [("nt", "https://a/nt")], "no_text", "empty")
+        archive.record_outcome("rferl", [("nt", "https://a/nt")], outcome, "empty")
         assert archive.db["seen_urls"].get("nt")["attempts"] == attempt
         assert ("nt" in archive.settled_keys()) is (attempt >= 3)
 

@@ -23,7 +23,8 @@ def invoke(*args: str) -> tuple[int, str]:
 
 
 def test_every_command_has_help_and_is_documented_in_the_readme() -> None:
-    assert set(cli.commands) >= {"crawl", "sources", "schedule", "status", "serve"}  # contract
+    contract = {"crawl", "sources", "schedule", "status", "serve", "backfill"}
+    assert set(cli.commands) >= contract
     for name, command in cli.commands.items():
         code, output = invoke(name, "--help")
         assert code == 0
@@ -53,7 +54,7 @@ def test_sources_json_follows_the_contract() -> None:
     assert code == 0
     data = json.loads(output)
     assert [s["name"] for s in data] == ["rferl", "reuters", "afp"]
-    kinds = {"rss", "atom", "news_sitemap", "sitemap", "sitemap_index", "listing"}
+    kinds = {"rss", "atom", "news_sitemap", "sitemap", "sitemap_index", "listing", "archive_index"}
     for source in data:
         assert {"name", "publisher", "domains", "enabled", "discovery"} <= set(source)
         assert source["enabled"] is True

@@ -1,5 +1,6 @@
 """kill -9 at random points of a 200-page crawl, ten times, each followed by a rerun: the
-archive stays intact and ends up with exactly the articles of one clean run, none twice.
+archive stays intact and ends up with exactly the articles of one clean run, none twice, and
+no process of a killed crawl (its extraction workers) outlives it.
 
 The pages are synthetic (a small article template, each text its own).
 """
@@ -20,6 +21,7 @@ import pytest
 from tests.conftest import FAST, ROOT, open_db, run_newsmon
 from tests.siteserver import Route, Site
 from tests.test_faults import article
+from tests.test_workers import live_processes, wait_until_gone
 
 PAGES = 200
 KILLS = 10
@@ -71,6 +73,13 @@ def site():
     running.stop()
 
 
+def wait_for_workers(marker: str, seconds: float = 60) -> None:
+    """Until the crawl's extraction workers are up (besides the CLI and the crawl)."""
+    deadline = time.monotonic() + seconds
+    while len(live_processes(marker)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
 def crawl_command(db_path: Path, site: Site) -> list[str]:
     return [
         sys.executable,
@@ -103,22 +112,31 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(
     lock = db_path.with_name("crashed.db.locks") / "crash.lock"
     rng = random.Random(20261128)
     stored_when_killed = []
-    for _ in range(KILLS):
+    processes = []  # (processes of the crawl just before the kill, left 5 s after it)
+    for kill in range(KILLS):
         cli = subprocess.Popen(
             crawl_command(db_path, site),
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        time.sleep(rng.uniform(1.5, 3.0))
+        if kill % 2:  # every other kill lands while the crawl's workers extract
+            wait_for_workers(str(sources))
+            time.sleep(rng.uniform(0.2, 1.5))
+        else:
+            time.sleep(rng.uniform(1.5, 3.0))
         crawl_pid = int(lock.read_text()) if lock.exists() and lock.read_text().strip() else None
+        running = live_processes(str(sources))  # the crawl's environment names this file
         os.kill(cli.pid, signal.SIGKILL)
         if crawl_pid and crawl_pid != cli.pid:
             with contextlib.suppress(ProcessLookupError):  # it may have finished
                 os.kill(crawl_pid, signal.SIGKILL)
         cli.wait()
+        processes.append((len(running), len(wait_until_gone(str(sources), 5))))
         time.sleep(0.3)  # the kernel releases the crawl's lock as it exits
         stored_when_killed.append(len(articles(db_path)))
+    assert [left for _, left in processes] == [0] * KILLS, processes
+    assert min(running for running, _ in processes[1::2]) >= 3  # CLI, crawl, worker(s)
     final = run_newsmon(*crawl_command(db_path, site)[3:], timeout=300)
     assert final.returncode == 0, final.stderr
 
@@ -141,5 +159,5 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(
     print(
         f"\ncrash test: {KILLS} kill -9s; stored after each: {stored_when_killed}; "
         f"{interrupted} runs marked interrupted; final {len(expected)} articles, "
-        "integrity ok"
+        f"integrity ok; processes before and after each kill: {processes}"
     )

@@ -17,6 +17,7 @@ from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
+from crawler.backfill import BackfillPlan
 from crawler.dates import to_datetime, utc_now
 from crawler.discovery import DiscoveryError, Link, parse_feed, parse_listing, parse_sitemap
 from crawler.encoding import page_text
@@ -36,6 +37,7 @@ class SourceSpider(Spider):
     source: Source
     allowed_domains: list[str]
     origin_map: dict[str, str]
+    backfill: BackfillPlan | None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SourceSpider:
@@ -45,25 +47,33 @@ class SourceSpider(Spider):
         # Read here so a bad map fails the crawl at once, not each request as NotSupported.
         spider.origin_map = parse_origin_map(crawler.settings.get("NEWSMON_ORIGIN_MAP") or {})
         spider.allowed_domains = list(spider.source.domains)
+        spider.backfill = BackfillPlan.from_settings(crawler.settings)
         return spider
 
     async def start(self) -> AsyncIterator[Any]:
+        # A live crawl reads the feeds; a backfill (crawler/backfill.py) only the archive.
         for discovery in self.source.discovery:
-            yield self.discovery_request(discovery.url, discovery.kind)
+            if (discovery.kind == "archive_index") == (self.backfill is not None):
+                yield self.discovery_request(discovery.url, discovery.kind)
 
     def discovery_request(self, url: str, kind: str) -> Request:
         callback = {
             "rss": self.parse_feed,
             "atom": self.parse_feed,
             "listing": self.parse_listing,
+            "archive_index": self.parse_archive,
         }.get(kind, self.parse_sitemap)
+        if kind == "archive_index" and self.crawler.stats is not None:
+            self.crawler.stats.inc_value("newsmon/backfill/sitemaps_queued")
         return Request(
             url,
             callback=callback,
             errback=self.discovery_failed,
             # Feeds and sitemaps change all the time: never filtered as duplicates of a run.
             dont_filter=True,
-            priority=10,
+            # An archive sitemap is read once the articles found so far are fetched, so at
+            # most one chunk's requests wait in memory.
+            priority=-10 if kind == "archive_index" else 10,
             meta={"newsmon_kind": kind},
         )
 
@@ -81,6 +91,30 @@ class SourceSpider(Spider):
             if self.source.follows_sitemap(child_url) and not self._too_old(child):
                 yield self.discovery_request(child_url, "sitemap")
         yield from self.article_requests(sitemap.links, kind)
+
+    def parse_archive(self, response: Response) -> Iterator[Request]:
+        """A backfill's sitemap index or archive chunk: the window decides what is read."""
+        assert self.backfill is not None and self.crawler.stats is not None
+        stats = self.crawler.stats
+        try:
+            sitemap = parse_sitemap(response.body)
+        except DiscoveryError as exc:
+            yield from self._discovery_unreadable(response, exc)
+            return
+        stats.inc_value("newsmon/backfill/sitemaps_read")
+        if stats.get_value("newsmon/backfill/budget_spent"):
+            return  # --max-pages reached: the rest waits for the next run
+        for child in sitemap.children:
+            if not self.source.follows_sitemap(child.url):
+                continue
+            if not self.backfill.may_hold_window(child):
+                stats.inc_value("newsmon/backfill/sitemaps_skipped")
+                self.logger.info("Not reading %s: last modified %s", child.url, child.lastmod)
+                continue
+            yield self.discovery_request(child.url, "archive_index")
+        yield from self.article_requests(
+            self.backfill.select(sitemap.links, stats), "archive_index"
+        )
 
     def parse_feed(self, response: Response) -> Iterator[Request]:
         try:
@@ -134,7 +168,7 @@ class SourceSpider(Spider):
             stats.set_value("newsmon/first_error", f"{url}: {self.describe(failure)}")
 
     def _too_old(self, link: Link) -> bool:
-        if self.source.max_age_days is None or not link.lastmod:
+        if self.backfill is not None or self.source.max_age_days is None or not link.lastmod:
             return False
         lastmod = to_datetime(link.lastmod)
         limit = datetime.now(UTC) - timedelta(days=self.source.max_age_days)
@@ -175,6 +209,7 @@ class SourceSpider(Spider):
     # --- articles --------------------------------------------------------------------------
 
     def parse_article(self, response: Response) -> Iterator[Page | FetchFailure]:
+        self.crawler.stats.inc_value("newsmon/articles_done")
         meta = response.meta
         content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
         if not isinstance(response, TextResponse) or not is_html(content_type):
@@ -209,6 +244,7 @@ class SourceSpider(Spider):
     def article_failed(self, failure: Failure) -> Iterator[FetchFailure]:
         error = failure.value
         request = failure.request  # type: ignore[attr-defined]
+        self.crawler.stats.inc_value("newsmon/articles_done")
         if isinstance(error, AlreadySeen) or str(error) == "Forbidden by robots.txt":
             return  # decided, not failed
         status = error.response.status if isinstance(error, HttpError) else None
