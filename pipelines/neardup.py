@@ -6,8 +6,9 @@ similarity of two texts' shingle sets; cut into bands, equal band hashes name th
 articles worth comparing, so finding a new article's copies costs one indexed lookup per band
 whatever the archive's size.
 
-rensa computes the signatures (measured against datasketch on our texts in
-bench/minhash_libraries.py: same accuracy, ~40x faster, and no numpy/scipy). Signatures are
+rensa computes the signatures (measured against datasketch 2.0 on the 289 Reuters-21578
+texts: 0.05 vs 1.9 ms a signature, mean error against exact Jaccard 0.0005 vs 0.0010 on 312
+pairs, and no numpy/scipy). Signatures are
 stored, so a change of library, seed or shingle size needs `newsmon stories --rebuild`.
 """
 
