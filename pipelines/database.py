@@ -16,6 +16,8 @@ from pathlib import Path
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from pipelines import stories
+
 migrations = Migrations("newsmon")
 BUSY_TIMEOUT_MS = 10_000  # a concurrent crawl or reader holds the lock for milliseconds
 
@@ -187,6 +189,41 @@ def m003_credit_and_sites(db: sqlite_utils.Database) -> None:
     site of the source gave this run (JSON), so a blocked home site is not a dead source."""
     db.table("articles").add_column("credit", str)
     db.table("crawl_runs").add_column("sites", str)
+
+
+@migrations()
+def m005_stories(db: sqlite_utils.Database) -> None:
+    """Stories (see pipelines/stories.py): the table, each article's story and role, the
+    links between copies, and the near-duplicate index; existing articles are grouped."""
+    db.execute(
+        """create table stories (
+             id integer primary key, title text, first_published text, last_published text,
+             articles integer not null default 0, sources text, sites text)"""
+    )
+    db.execute("create index stories_last_published on stories (last_published)")
+    db.execute("create index stories_first_published on stories (first_published)")
+    db.execute("alter table articles add column story_id integer references stories(id)")
+    db.execute("alter table articles add column story_role text")
+    db.execute("create index articles_story_id on articles (story_id)")
+    db.execute(
+        """create table story_links (
+             article_id integer not null references articles(id),
+             linked_id integer not null references articles(id),
+             relation text not null, agency text, similarity real,
+             primary key (article_id, linked_id)) without rowid"""
+    )
+    db.execute("create index story_links_linked on story_links (linked_id)")
+    db.execute(
+        """create table text_sketches (
+             article_id integer primary key references articles(id),
+             signature blob not null, lead text not null)"""
+    )
+    db.execute(
+        """create table sketch_bands (
+             key integer not null, article_id integer not null,
+             primary key (key, article_id)) without rowid"""
+    )
+    stories.assign_missing(db.conn)
 
 
 @contextmanager

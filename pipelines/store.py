@@ -25,6 +25,7 @@ from crawler.items import Article, FetchFailure, Page
 from pipelines import Rejected
 from pipelines.database import open_database, write_transaction
 from pipelines.freshness import NO_TEXT_ATTEMPTS, RETRIED_OUTCOMES, load_known
+from pipelines.stories import assign as assign_story
 from pipelines.versions import add_version, record_revision, stored_from_same_link
 
 __all__ = ["NO_TEXT_ATTEMPTS", "RETRIED_OUTCOMES", "Archive", "ArchivePipeline", "StorePipeline"]
@@ -91,8 +92,10 @@ class Archive:
                 "select 1 from articles where url = ? or url_key = ?", [article.url, article.key]
             ).fetchone():
                 return False
-            articles.insert(record)
-            add_version(self.db, articles.last_pk, article, 1)
+            article_id = articles.insert(record).last_rowid
+            assert article_id is not None
+            add_version(self.db, article_id, article, 1)
+            assign_story(self.db.conn, article_id)  # never an article without a story
             html = article.html.encode("utf-8")
             self.db.table("pages").upsert(
                 {

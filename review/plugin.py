@@ -14,6 +14,7 @@ from markupsafe import Markup, escape
 
 from pipelines.versions import paragraph_diff
 from review import coverage, feed, headers, search
+from review.stories import render_story_cell
 
 # snippet() in the saved search query wraps matches in these; they become <mark> here.
 MARK_START, MARK_END = "[[", "]]"
@@ -93,6 +94,10 @@ def _article_link(row: Any, value: Any, database: str, datasette: Any) -> Markup
 def render_cell(
     row: Any, value: Any, column: str, table: str | None, database: str, datasette: Any
 ) -> Markup | None:
+    if (
+        story_cell := render_story_cell(row, value, column, table, database, datasette)
+    ) is not None:
+        return story_cell
     if table is None and column in ("id", "title") and value is not None:
         return _article_link(row, value, database, datasette)
     if table == "articles" and column == "title" and isinstance(value, str):

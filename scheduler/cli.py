@@ -27,6 +27,7 @@ from scheduler.check_command import check as check_endpoints
 from scheduler.crawl import CrawlJob, CrawlResult, run_crawls
 from scheduler.daemon import Daemon
 from scheduler.extract_command import extract
+from scheduler.regroup import regroup
 from scheduler.status import UNHEALTHY_FAILURES, source_status
 from scheduler.usage import OneLineGroup
 
@@ -532,3 +533,15 @@ def digest(db_path: Path, since: str, fmt: str) -> None:
 
 
 cli.add_command(extract)  # its logic: scheduler/extract_command.py, pipelines/explain.py
+
+
+@cli.command()
+@db_option
+@click.option("--rebuild", is_flag=True, help="Forget all stories and regroup every article.")
+def stories(db_path: Path, rebuild: bool) -> None:
+    """Group articles into stories: wire copies, their versions and the write-ups on them.
+
+    Crawls group each article as they store it; this gives a story to any article left
+    without one, or with --rebuild regroups the whole archive (after a threshold change).
+    """
+    regroup(prepare_database(db_path), rebuild=rebuild)

@@ -173,6 +173,9 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(
     ).fetchone()
     assert keys == (PAGES, PAGES, PAGES)
     assert db.execute("select count(*) from pages").fetchone()[0] == PAGES
+    # Every article got its story in the transaction that stored it, and the stories add up.
+    assert db.execute("select count(*) from articles where story_id is null").fetchone()[0] == 0
+    assert db.execute("select sum(articles) from stories").fetchone()[0] == PAGES
     interrupted = db.execute(
         "select count(*) from crawl_runs where status = 'interrupted'"
     ).fetchone()[0]
