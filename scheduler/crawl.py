@@ -8,6 +8,7 @@ which also takes the source's lock, so the two never crawl one source at the sam
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -108,10 +109,14 @@ class SourceLock:
         return True
 
     def record_holder(self, pid: int) -> None:
-        """Write the pid of the crawl holding the lock, for people and tests to read."""
+        """Write the pid of the crawl holding the lock, for people and tests to read.
+
+        Only information: on a full disk the lock still holds, and the crawl goes on to
+        record its own failure in one line."""
         if self.fd is not None:
-            os.ftruncate(self.fd, 0)
-            os.pwrite(self.fd, f"{pid}\n".encode(), 0)
+            with contextlib.suppress(OSError):
+                os.ftruncate(self.fd, 0)
+                os.pwrite(self.fd, f"{pid}\n".encode(), 0)
 
     def release(self) -> None:
         if self.fd is not None:

@@ -123,8 +123,16 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(
     # kill loop mostly waits, so this costs no extra wall time.
     site.delay = 0.12  # type: ignore[attr-defined]  # so each kill lands mid-crawl
     clean_db = tmp_path / "clean.db"
+    # Its own copy of the declarations: the process counts below find the killed crawls'
+    # processes by the declarations file in their environment, and must not count these.
+    clean_sources = tmp_path / "clean-sources.toml"
+    clean_sources.write_text(SOURCES)
     clean = subprocess.Popen(
-        crawl_command(clean_db, site), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        crawl_command(clean_db, site),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "NEWSMON_SOURCES": str(clean_sources)},
     )
     db_path = tmp_path / "crashed.db"
     lock = db_path.with_name("crashed.db.locks") / "crash.lock"

@@ -271,7 +271,7 @@ def test_rebuild_is_idempotent_and_shows_progress(crawled: Path, tmp_path: Path)
     first = run_newsmon("stories", "--rebuild", "--db", str(db_path))
     assert first.returncode == 0, first.stderr
     assert "Regrouping articles" in first.stderr
-    assert "7 articles grouped; 5 stories, 1 of them with more than one article" in first.stdout
+    assert "8 articles grouped; 6 stories, 1 of them with more than one article" in first.stdout
     ids = sqlite3.connect(db_path).execute("select id, story_id from articles").fetchall()
     second = run_newsmon("stories", "--rebuild", "--db", str(db_path))
     assert second.returncode == 0, second.stderr
