@@ -26,7 +26,8 @@ import sqlite_utils
 import trafilatura
 
 from pipelines.extract import extract_page
-from pipelines.relevance import compile_terms, page_may_be_relevant, score
+from pipelines.precheck import page_may_be_relevant
+from pipelines.relevance import compile_terms, score
 from tests.siteserver import FIXTURES, Route, Site
 
 HOST = "offtopic.newsmon.test"

@@ -25,7 +25,7 @@ from crawler.urls import article_key, article_url, host_of
 from pipelines import Rejected
 from pipelines.credit import Credit, attribute, read_credit
 from pipelines.metadata import PageMetadata, jsonld_people, jsonld_text, read_metadata, split_names
-from pipelines.relevance import PreCheck
+from pipelines.precheck import PreCheck
 from pipelines.workers import WorkerFailed, WorkerPool, WorkerTimedOut, default_workers
 
 logger = logging.getLogger(__name__)

@@ -17,7 +17,8 @@ from crawler.items import Page
 from crawler.sources import load_sites
 from pipelines import Rejected
 from pipelines.extract import ExtractPipeline, extract_page
-from pipelines.relevance import PreCheck, compile_terms, page_may_be_relevant, score
+from pipelines.precheck import PreCheck, page_may_be_relevant
+from pipelines.relevance import compile_terms, score
 from tests.wire_stories import LAYOUTS, load_stories, story_html
 
 FIXTURES = Path(__file__).parent / "fixtures"
