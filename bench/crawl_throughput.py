@@ -14,15 +14,14 @@ import argparse
 import os
 import re
 import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import sqlite_utils
 import trafilatura
 
+from bench import timed_crawl
 from tests.siteserver import FIXTURES, Route, Site
 
 HOST = "bench.newsmon.test"
@@ -102,19 +101,10 @@ def main() -> None:
             "-s",
             f"NEWSMON_EXTRACT_WORKERS={args.workers}",
         ]
-        started = time.perf_counter()
-        result = subprocess.run(
-            command,
-            env={**os.environ, "NEWSMON_SOURCES": str(sources)},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        seconds = time.perf_counter() - started
-        site.stop()
-        if result.returncode != 0:
-            sys.exit(f"crawl failed:\n{result.stdout}\n{result.stderr}")
-        run = next(sqlite_utils.Database(db).query("select * from crawl_runs"))
+        try:
+            seconds, run = timed_crawl(command, sources, db)
+        finally:
+            site.stop()
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     alone = trafilatura_alone(pages)
     print(f"pages served:               {len(pages)} ({sum(map(len, pages)) / 2**20:.0f} MiB)")

@@ -16,15 +16,14 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import sqlite_utils
 import trafilatura
 
+from bench import timed_crawl
 from pipelines.extract import extract_page
 from pipelines.precheck import page_may_be_relevant
 from pipelines.relevance import compile_terms, score
@@ -92,19 +91,10 @@ def crawl(pages: list[str], concurrency: int) -> tuple[float, dict[str, int]]:
         command += ["--origin-map", f"https://{HOST}={site.origin}"]
         for name, value in settings.items():
             command += ["-s", f"{name}={value}"]
-        started = time.perf_counter()
-        result = subprocess.run(
-            command,
-            env={**os.environ, "NEWSMON_SOURCES": str(sources)},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        seconds = time.perf_counter() - started
-        site.stop()
-        if result.returncode != 0:
-            sys.exit(f"crawl failed:\n{result.stdout}\n{result.stderr}")
-        run = next(sqlite_utils.Database(db).query("select * from crawl_runs"))
+        try:
+            seconds, run = timed_crawl(command, sources, db)
+        finally:
+            site.stop()
         counts = {k: run[k] for k in ("pages", "stored", "irrelevant", "errors") if k in run}
         log = Path(run.get("log_path") or "")
         if log.is_file():  # Scrapy's closing stats: how many pages the pre-check judged

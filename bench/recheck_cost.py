@@ -15,16 +15,13 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import subprocess
 import sys
 import tempfile
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
+from bench import timed_crawl
 from tests.siteserver import FIXTURES, Route, Site
 
 HOST = "bench.newsmon.test"
@@ -67,19 +64,7 @@ def crawl(site: Site, db: Path, sources: Path) -> tuple[float, dict[str, Any]]:
         "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=false",
         "-s", "ROBOTSTXT_OBEY=false", "-s", "NEWSMON_RELEVANCE_FILTER=false",
     ]  # fmt: skip
-    started = time.perf_counter()
-    result = subprocess.run(
-        command,
-        env={**os.environ, "NEWSMON_SOURCES": str(sources)},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    seconds = time.perf_counter() - started
-    if result.returncode != 0:
-        sys.exit(f"crawl failed:\n{result.stdout}\n{result.stderr}")
-    run = list(sqlite_utils.Database(db).query("select * from crawl_runs order by id"))[-1]
-    return seconds, run
+    return timed_crawl(command, sources, db)
 
 
 def report(label: str, seconds: float, run: dict[str, Any], site: Site) -> None:
