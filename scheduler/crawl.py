@@ -29,7 +29,7 @@ from typing import Any
 from crawler.dates import utc_now
 from crawler.origins import publicize
 from pipelines.database import DatabaseError, open_database, write_transaction
-from pipelines.runs import INTERRUPTED
+from pipelines.run_states import INTERRUPTED
 
 # After SIGTERM Scrapy closes the spider once in-flight downloads end (DOWNLOAD_TIMEOUT is
 # 30 s); a crawl still there this long after SIGTERM is killed.
