@@ -171,16 +171,14 @@ def main() -> None:
     print("CPU seconds by process (sampled every 0.1 s):")
     for kind, seen in sampled.by_kind().items():
         total = sum(s.cpu for s in seen)
-        print(
-            f"  {kind:30} {total:6.1f} s in {len(seen)} process(es), {total / len(pages) * 1000:.0f} ms a page"
-        )
+        per_page = total / len(pages) * 1000
+        print(f"  {kind:30} {total:6.1f} s in {len(seen)} process(es), {per_page:.0f} ms a page")
     print(f"  {'loopback server':30} {server_cpu:6.1f} s")
     # Every waited-for descendant, the server's process included: it is taken off.
     crawl_cpu = children.ru_utime + children.ru_stime - server_cpu
     cores = os.cpu_count() or 1
-    print(
-        f"  {'crawl, every process (exact)':30} {crawl_cpu:6.1f} s (wall x cores: {seconds * cores:.1f} s)"
-    )
+    label = "crawl, every process (exact)"
+    print(f"  {label:30} {crawl_cpu:6.1f} s (wall x cores: {seconds * cores:.1f} s)")
     print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}")
 
 
