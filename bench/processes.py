@@ -48,6 +48,13 @@ def cpu_seconds(pid: int | str = "self") -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def parent_of(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 def marked_processes(tag: str) -> dict[int, str]:
     """pid -> command line of every live process carrying ``MARKER=tag``."""
     needle = f"{MARKER}={tag}".encode()
@@ -110,7 +117,10 @@ class Sampler:
 
     def sample(self) -> None:
         total_rss = total_pss = 0
-        for pid, cmdline in marked_processes(self.tag).items():
+        processes = marked_processes(self.tag)
+        for pid, cmdline in processes.items():
+            if processes.get(parent_of(pid)) == cmdline:
+                continue  # forked, not yet exec'd: a copy of its parent, gone in a moment
             try:
                 cpu = cpu_seconds(pid)
                 rss, pss = memory_kib(pid) if self.memory else (0, 0)

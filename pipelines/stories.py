@@ -271,10 +271,11 @@ def _append(conn: sqlite3.Connection, story_id: int, article_id: int) -> bool:
     *earlier, newcomer = members
     if newcomer.id != article_id:
         return False
-    carried = set().union(*(m.wire_copy_of for m in earlier))
-    credited = set().union(*(m.credits for m in earlier))
-    if (newcomer.wire_copy_of - carried) & credited:
-        return False
+    if newcomer.wire_copy_of:  # (reading credit lines costs a regex over every text)
+        carried = set().union(*(m.wire_copy_of for m in earlier))
+        credited = set().union(*(m.credits for m in earlier))
+        if (newcomer.wire_copy_of - carried) & credited:
+            return False
     signatures = SketchIndex(conn).signatures([m.id for m in members])
     role, links = _role(newcomer, earlier, members, signatures)
     conn.execute("update articles set story_role = ? where id = ?", [role, newcomer.id])
