@@ -9,7 +9,8 @@ import sys
 
 from bench.crawl_throughput import make_pages, templates
 from bench.processes import cpu_seconds, kind_of
-from pipelines.extraction import content_hash, extract_page
+from pipelines.extract import content_hash
+from pipelines.extraction import extract_page
 from tests.conftest import ROOT
 
 
