@@ -166,7 +166,8 @@ def main() -> None:
         f"newsmon crawl, end to end:  {crawl_rate:.1f} pages/s ({seconds:.1f} s, start-up included)"
     )
     print(
-        f"trafilatura alone, 1 proc:  {alone:.1f} pages/s (before {before:.1f}, after {after:.1f})"
+        f"trafilatura alone, 1 proc:  {alone:.1f} pages/s (before {before[0]:.1f}, after "
+        f"{after[0]:.1f}), {alone_cpu * 1000:.0f} ms of CPU a page"
     )
     print(f"  ratio crawl / alone:      {crawl_rate / alone:.2f}x")
     print("CPU seconds by process (sampled every 0.1 s):")
