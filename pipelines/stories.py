@@ -229,14 +229,17 @@ def refresh(conn: sqlite3.Connection, story_id: int) -> None:
     conn.execute(f"delete from story_links where article_id in ({placeholders})", ids)
     signatures = SketchIndex(conn).signatures(ids)
     for position, member in enumerate(members):
-        role, links = _role(member, members[:position], members, signatures)
-        conn.execute("update articles set story_role = ? where id = ?", [role, member.id])
-        conn.executemany(
-            "insert into story_links (article_id, linked_id, relation, agency, similarity) "
-            "values (?, ?, ?, ?, ?)",
-            [(member.id, *link) for link in links],
-        )
+        _write_role(conn, member, *_role(member, members[:position], members, signatures))
     _update_story_row(conn, story_id, members)
+
+
+def _write_role(conn: sqlite3.Connection, member: Member, role: str, links: list[Link]) -> None:
+    conn.execute("update articles set story_role = ? where id = ?", [role, member.id])
+    conn.executemany(
+        "insert into story_links (article_id, linked_id, relation, agency, similarity) "
+        "values (?, ?, ?, ?, ?)",
+        [(member.id, *link) for link in links],
+    )
 
 
 def _update_story_row(conn: sqlite3.Connection, story_id: int, members: list[Member]) -> None:
@@ -271,19 +274,18 @@ def _append(conn: sqlite3.Connection, story_id: int, article_id: int) -> bool:
     *earlier, newcomer = members
     if newcomer.id != article_id:
         return False
+    if conn.execute(  # links of an earlier grouping (a repair): the full refresh redoes them
+        "select 1 from story_links where article_id = ? or linked_id = ? limit 1",
+        [article_id, article_id],
+    ).fetchone():
+        return False
     if newcomer.wire_copy_of:  # (reading credit lines costs a regex over every text)
         carried = set().union(*(m.wire_copy_of for m in earlier))
         credited = set().union(*(m.credits for m in earlier))
         if (newcomer.wire_copy_of - carried) & credited:
             return False
     signatures = SketchIndex(conn).signatures([m.id for m in members])
-    role, links = _role(newcomer, earlier, members, signatures)
-    conn.execute("update articles set story_role = ? where id = ?", [role, newcomer.id])
-    conn.executemany(
-        "insert into story_links (article_id, linked_id, relation, agency, similarity) "
-        "values (?, ?, ?, ?, ?)",
-        [(newcomer.id, *link) for link in links],
-    )
+    _write_role(conn, newcomer, *_role(newcomer, earlier, members, signatures))
     _update_story_row(conn, story_id, members)
     return True
 
