@@ -1,6 +1,6 @@
-"""Rows that name an article by URL also name it by key (``articles.id``): written on every
-crawl, backfilled when an archive of the old schema is migrated, and kept right when the
-article arrives late or is deleted by hand."""
+"""Rows that name an article by URL also name it by key (``articles.id``): backfilled when an
+archive of the old schema is migrated, and kept right when the article arrives late or is
+deleted by hand. (A crawl writing them: tests/test_versions.py, the duplicates test.)"""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import sqlite_utils
 from crawler.dates import utc_now
 from pipelines.database import migrations, open_database
 from pipelines.store import Archive
-from tests.test_versions import LIBYA, ago, article_page, rferl  # noqa: F401 (fixture)
 
 STORED = "https://www.rferl.org/a/libya-talks/1.html"
 NEVER_STORED = "https://www.rferl.org/a/lost/2.html"
@@ -84,28 +83,6 @@ def test_an_archive_of_the_old_schema_gets_its_keys_matched_by_url(tmp_path: Pat
     assert db.execute("pragma integrity_check").fetchone()[0] == "ok"
     db.close()
     open_database(db_path).close()  # a second open changes nothing
-
-
-def test_a_crawl_writes_the_keys_of_what_it_stored_and_caught(rferl) -> None:  # noqa: F811
-    a, b = "/a/libya-story-one/33000011.html", "/a/libya-story-copy/33000012.html"
-    rferl.publish(a, article_page(a, "Clashes in Tripoli", LIBYA), ago(hours=2))
-    rferl.crawl()
-    rferl.publish(
-        b,
-        article_page(b, "Clashes in Tripoli", LIBYA, canonical="https://www.rferl.org" + a),
-        ago(hours=1),
-    )
-
-    rferl.crawl()
-
-    (original,) = rferl.db.query("select id, url from articles")
-    (dup,) = rferl.db.query("select * from duplicates")
-    assert (dup["duplicate_of"], dup["duplicate_of_id"]) == (original["url"], original["id"])
-    seen = {
-        r["key"]: (r["outcome"], r["article_id"]) for r in rferl.db.query("select * from seen_urls")
-    }
-    assert seen == {"rferl:33000011": ("stored", original["id"]),
-                    "rferl:33000012": ("duplicate", original["id"])}  # fmt: skip
 
 
 def test_a_duplicate_caught_before_its_original_is_stored_gets_the_key_when_it_is(
