@@ -21,8 +21,9 @@ from typing import IO, Any
 from datasette.utils.asgi import NotFound
 from markupsafe import Markup, escape
 
-# Any run part, not only digits: a request Datasette routes nowhere answers 500 (see
-# run_log), so every request under a run's /log answers here, 404 unless it names a run.
+# Any run part, not only digits, so that every request for a run's log gets its 404 here:
+# Datasette 0.65 answers a path no route matches with a 500 when `rich` is installed (its
+# 404 handler prints a traceback outside an except block).
 ROUTE = r"^/(?P<database>[^/.]+)/crawl_runs/(?P<run>[^/]+)/log$"
 CHUNK = 64 * 1024
 _PRUNED = (
@@ -84,13 +85,14 @@ async def run_log(datasette: Any, request: Any) -> LogFile:
 def _served_path(datasette: Any, database: str, run: int, log_path: str) -> Path:
     """The run's log file, only if it is a file inside the archive's log directory."""
     logs = log_dir(datasette, database)
-    where = f"{logs}/" if logs else "a log directory"
+    if logs is None:
+        raise NotFound(f"{database} is not a database file: it has no log directory")
     try:
-        path = (logs / log_path if logs else Path(log_path)).resolve(strict=True)
+        path = (logs / log_path).resolve(strict=True)  # an absolute log_path replaces logs
     except (OSError, RuntimeError, ValueError):  # missing, a symlink loop, a NUL
         raise NotFound(f"The log file of run {run} is gone: {log_path}") from None
-    if logs is None or not path.is_relative_to(logs) or not path.is_file():
-        raise NotFound(f"Run {run}'s log_path is not a file in {where}; it is not served")
+    if not path.is_relative_to(logs) or not path.is_file():
+        raise NotFound(f"Run {run}'s log_path is not a file in {logs}/; it is not served")
     return path
 
 
