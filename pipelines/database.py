@@ -311,3 +311,14 @@ def m002_versions(db: sqlite_utils.Database) -> None:
     )
     for column in ("updated", "not_modified", "refetched"):
         db.table("crawl_runs").add_column(column, int)
+
+
+@migrations()
+def m012_story_time(db: sqlite_utils.Database) -> None:
+    """Story assignment looks up an article's time window by its publication time, or its
+    first sighting when undated (pipelines/stories.py): one index over that time, so undated
+    articles are a range too, not a scan of every undated article."""
+    db.execute(
+        "create index if not exists articles_story_time "
+        "on articles (coalesce(published, first_seen))"
+    )
