@@ -140,6 +140,15 @@ def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# The articles of a time window, with their leads: one range of the articles_story_time
+# index (m012), dated articles or not, never a scan of the archive.
+WINDOW_QUERY = """
+    select s.article_id, s.lead, a.agency from (
+      select id from articles where coalesce(published, first_seen) between ? and ?
+        and id != ? order by id desc limit ?
+    ) w join text_sketches s on s.article_id = w.id join articles a on a.id = w.id"""
+
+
 def same_event(
     conn: sqlite3.Connection, article: Member, sketch: Sketch
 ) -> list[tuple[int, float]]:
@@ -149,14 +158,7 @@ def same_event(
     except ValueError:
         return []
     start, end = _iso(moment - EVENT_WINDOW), _iso(moment + EVENT_WINDOW)
-    # One range of the articles_story_time index (m012), dated or not: not a table scan.
-    rows = conn.execute(
-        """select s.article_id, s.lead, a.agency from (
-             select id from articles where coalesce(published, first_seen) between ? and ?
-               and id != ? order by id desc limit ?
-           ) w join text_sketches s on s.article_id = w.id join articles a on a.id = w.id""",
-        [start, end, article.id, EVENT_CANDIDATES],
-    )
+    rows = conn.execute(WINDOW_QUERY, [start, end, article.id, EVENT_CANDIDATES])
     found = []
     for other_id, lead, agency in rows.fetchall():
         score = term_similarity(sketch.lead, frozenset(lead.split()))

@@ -143,6 +143,20 @@ def test_finding_copies_compares_only_the_texts_that_share_a_band() -> None:
     assert "USING PRIMARY KEY (key=?)" in plan and "TEMP B-TREE" not in plan
 
 
+def test_the_time_window_of_an_article_is_one_index_range_for_dated_and_undated_articles() -> None:
+    db = memory_archive()
+    # The same sale reported twice in other words: found through the window, not the bands.
+    wire = next(p for p in PAIRS if p["why"].endswith("in other words"))
+    undated = add(db, {**wire["a"], "published": None}, 1)  # its first sighting: now
+    write_up = add(db, {**wire["b"], "published": utc_now()}, 2)
+    assert story_of(db, undated) == story_of(db, write_up)
+    plan = " ".join(
+        str(row)
+        for row in db.execute("explain query plan " + stories.WINDOW_QUERY, ["a", "b", 1, 5])
+    )
+    assert "USING INDEX articles_story_time" in plan and "SCAN articles" not in plan
+
+
 def test_a_band_shared_by_many_texts_names_only_its_most_recent_as_candidates() -> None:
     """Boilerplate every article carries makes a band common; looking up a new article must
     not cost a comparison with all of them."""
