@@ -14,9 +14,13 @@ shared machine's changing load does not favour one size.
 The texts are synthetic but shaped like real ones: each rewords a real wire text (the 289
 Reuters-21578 Libya stories and the labelled pairs' texts), replacing a third of its words
 with words of the same corpus, so that articles share vocabulary and topics but rarely a run
-of five words, as different real stories do (0.6 % of pairs of the 289 real texts share any
-5-word shingle). A fifth of them end with a real Reuters credit line, the boilerplate that
-makes band keys common in a real archive.
+of five words, as different real stories do. A fifth of them end with a real Reuters credit
+line, the boilerplate that makes band keys common in a real archive. Measured on 1,500 of
+them: 2.5 % of pairs share a 5-word shingle, 1 % share more than 2 % of their shingles;
+among the 289 real texts, 0.6 % and 0.07 % (they carry no credit lines), so the synthetic
+archive collides more than a real one, not less. (The earlier synthetic texts, whole real
+sentences recombined, collided in 43 % and 26 % of pairs: the number of band candidates of
+a new article grew with the archive, from 4 at 1,000 articles to 22 at 10,000.)
 
     python -m bench.stories                           # 1,000 and 10,000 articles
     python -m bench.stories --sizes 1000 10000 100000
