@@ -6,6 +6,8 @@ an attack. Every value here can be overridden per run with ``-s NAME=VALUE``.
 
 import os
 
+from scrapy.settings import default_settings
+
 BOT_NAME = "newsmon"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
@@ -66,6 +68,20 @@ DOWNLOAD_HANDLERS = {
 # Discovery URLs once a run; articles deduped by pipelines.dedupe.SeenUrlsMiddleware.
 DUPEFILTER_CLASS = "pipelines.dedupe.RunDupeFilter"
 
+# Components that are off (COOKIES_ENABLED and REMOTE_CONTROL_ENABLED are false) are taken
+# out of Scrapy's base lists, not set to None: Scrapy imports every listed component, even a
+# disabled one, and these two load tldextract and aiohttp's web server, half a crawl
+# process's start-up (docs/PERFORMANCE.md).
+DOWNLOADER_MIDDLEWARES_BASE = {
+    name: order
+    for name, order in default_settings.DOWNLOADER_MIDDLEWARES_BASE.items()
+    if name != "scrapy.downloadermiddlewares.cookies.CookiesMiddleware"
+}
+EXTENSIONS_BASE = {
+    name: order
+    for name, order in default_settings.EXTENSIONS_BASE.items()
+    if name != "scrapy.extensions.remote_control.RemoteControl"
+}
 DOWNLOADER_MIDDLEWARES = {
     # First of all, whatever dont_filter says: only http(s) on the source's domains.
     "crawler.offsite.SourceBoundsMiddleware": 40,

@@ -1,13 +1,24 @@
-"""Item pipelines: extract -> relevance -> dedupe -> store, plus the archive they share."""
+"""Item pipelines: extract -> relevance -> dedupe -> store, plus the archive they share.
 
-from scrapy.exceptions import DropItem
+``Rejected`` is a Scrapy ``DropItem``, so it lives in ``pipelines.rejected`` and is imported
+from here on first use only: the extraction workers and the ``newsmon`` CLI import modules
+of this package (extraction, the database) and must not pay for loading Scrapy (about a
+second of CPU and 28 MiB a process; docs/PERFORMANCE.md).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pipelines.rejected import Rejected
+
+__all__ = ["Rejected"]
 
 
-class Rejected(DropItem):
-    """An item deliberately not stored; ``outcome`` is remembered for its URL in seen_urls
-    (irrelevant, duplicate, no_text, no_agency_credit, failed, gone)."""
+def __getattr__(name: str) -> Any:
+    if name == "Rejected":
+        from pipelines.rejected import Rejected
 
-    def __init__(self, outcome: str, message: str, *, duplicate_of: str | None = None):
-        super().__init__(message)
-        self.outcome = outcome
-        self.duplicate_of = duplicate_of
+        return Rejected
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

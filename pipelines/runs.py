@@ -20,14 +20,11 @@ from scrapy.statscollectors import StatsCollector
 from crawler.backfill import BackfillPlan
 from crawler.dates import utc_now
 from pipelines.database import DatabaseError, write_transaction
+from pipelines.run_states import INTERRUPTED, KILLED_REASON
 from pipelines.site_outcomes import SiteTally, copy_elsewhere
 from pipelines.store import Archive
 
 logger = logging.getLogger(__name__)
-
-
-INTERRUPTED = "interrupted"
-KILLED_REASON = "the crawl process ended before it could record its run (killed)"
 
 
 def run_status(stats: dict[str, Any], finish_reason: str) -> tuple[str, str]:

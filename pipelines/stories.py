@@ -202,7 +202,9 @@ def assign(conn: sqlite3.Connection, article_id: int) -> int:
     else:
         story_id = _new_story(conn)
     conn.execute("update articles set story_id = ? where id = ?", [story_id, article_id])
-    refresh(conn, story_id)
+    joined_as_latest = article.story_id is None and len(stories) == 1
+    if not (joined_as_latest and _append(conn, story_id, article_id)):
+        refresh(conn, story_id)
     return story_id
 
 
@@ -289,13 +291,21 @@ def refresh(conn: sqlite3.Connection, story_id: int) -> None:
     conn.execute(f"delete from story_links where article_id in ({placeholders})", ids)
     signatures = SketchIndex(conn).signatures(ids)
     for position, member in enumerate(members):
-        role, links = _role(member, members[:position], members, signatures)
-        conn.execute("update articles set story_role = ? where id = ?", [role, member.id])
-        conn.executemany(
-            "insert into story_links (article_id, linked_id, relation, agency, similarity) "
-            "values (?, ?, ?, ?, ?)",
-            [(member.id, *link) for link in links],
-        )
+        _write_role(conn, member, *_role(member, members[:position], members, signatures))
+    _update_story_row(conn, story_id, members)
+
+
+def _write_role(conn: sqlite3.Connection, member: Member, role: str, links: list[Link]) -> None:
+    conn.execute("update articles set story_role = ? where id = ?", [role, member.id])
+    conn.executemany(
+        "insert into story_links (article_id, linked_id, relation, agency, similarity) "
+        "values (?, ?, ?, ?, ?)",
+        [(member.id, *link) for link in links],
+    )
+
+
+def _update_story_row(conn: sqlite3.Connection, story_id: int, members: list[Member]) -> None:
+    """The story's row from its members, in time order."""
     first, last = members[0], members[-1]
     conn.execute(
         """update stories set title = ?, first_published = ?, last_published = ?,
@@ -310,6 +320,36 @@ def refresh(conn: sqlite3.Connection, story_id: int) -> None:
             story_id,
         ],
     )
+
+
+def _append(conn: sqlite3.Connection, story_id: int, article_id: int) -> bool:
+    """Add a new article to a story without recomputing every member's role; False (and
+    nothing written) when that would not give what ``refresh`` gives.
+
+    ``refresh`` compares every member with every earlier one: a story of m copies costs m²
+    similarity checks per new copy. A newcomer that sorts last in time changes no earlier
+    member's role, since roles look only at earlier members, except that a rewrite takes
+    the earliest wire copy of the agency it credits: a newcomer that is the first copy of
+    an agency some member credits needs the full ``refresh``.
+    """
+    members = _load(conn, "story_id = ? order by 4, id", [story_id])
+    *earlier, newcomer = members
+    if newcomer.id != article_id:
+        return False
+    if conn.execute(  # links of an earlier grouping (a repair): the full refresh redoes them
+        "select 1 from story_links where article_id = ? or linked_id = ? limit 1",
+        [article_id, article_id],
+    ).fetchone():
+        return False
+    if newcomer.wire_copy_of:  # (reading credit lines costs a regex over every text)
+        carried = set().union(*(m.wire_copy_of for m in earlier))
+        credited = set().union(*(m.credits for m in earlier))
+        if (newcomer.wire_copy_of - carried) & credited:
+            return False
+    signatures = SketchIndex(conn).signatures([m.id for m in members])
+    _write_role(conn, newcomer, *_role(newcomer, earlier, members, signatures))
+    _update_story_row(conn, story_id, members)
+    return True
 
 
 Link = tuple[int, str, str | None, float | None]

@@ -237,13 +237,13 @@ def serve(conn: Connection) -> None:
             conn.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
 
 
-def default_workers() -> int:
-    """One per core, at most two, started only as pages wait (bench/crawl_memory.py).
+def default_workers(crawls: int = 1) -> int:
+    """Workers per crawl process when ``crawls`` run at once: the cores shared between them,
+    at least one each, at most two (bench/crawl_memory.py, docs/PERFORMANCE.md).
 
-    A worker costs about 75 MiB RSS (49 MiB PSS) once Trafilatura is loaded, a crawl process
-    about 110 MiB, so with three sources crawled at once a second worker per source adds
-    ~150 MiB (PSS) to the 375 MiB peak of one each. Two cores cannot use more than two busy
-    workers, and a polite crawl (2 s between requests to a site) rarely has two pages
-    waiting at once, so in practice a source runs one worker.
+    A worker costs about 45 MiB RSS (30 MiB PSS) once Trafilatura is loaded; busy workers
+    beyond the cores only take turns, and a polite crawl (2 s between requests to a site)
+    rarely has two pages waiting at once. Workers start only as pages wait, so a crawl with
+    nothing to extract starts none.
     """
-    return min(os.cpu_count() or 1, 2)
+    return max(1, min(2, (os.cpu_count() or 1) // max(1, crawls)))

@@ -14,22 +14,21 @@ from typing import Any
 
 import click
 
-from crawler.backfill import WindowError
 from crawler.origins import OriginMapError, parse_origin
-from crawler.settings_check import SettingError, check_settings
 from crawler.sources import Source, SourceError, load_sources, parse_duration
 from pipelines.database import DatabaseError, open_database
-from review import digest as digests
-from review.serve import exposure_warning
-from review.serve import serve as serve_archive
-from scheduler.backfill import Backfill, BackfillOptions, backfill_job, check_plan
-from scheduler.check_command import check as check_endpoints
 from scheduler.crawl import CrawlJob, CrawlResult, run_crawls
-from scheduler.daemon import Daemon
-from scheduler.extract_command import extract
 from scheduler.regroup import regroup
 from scheduler.status import UNHEALTHY_FAILURES, source_status
 from scheduler.usage import OneLineGroup
+
+# Commands whose modules load Datasette, Scrapy or Trafilatura are imported when used (the
+# group's lazy_commands, and imports inside commands below), so that `newsmon crawl`, which
+# waits on its crawls for their whole run, stays a small process (docs/PERFORMANCE.md).
+LAZY_COMMANDS = {
+    "digest": "scheduler.digest_command:digest",
+    "extract": "scheduler.extract_command:extract",  # logic: pipelines/explain.py
+}
 
 
 class BadArgument(click.ClickException):
@@ -82,7 +81,11 @@ def prepare_database(path: Path) -> Path:
     return path
 
 
-@click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=OneLineGroup,
+    lazy_commands=LAZY_COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(package_name="newsmon")
 def cli() -> None:
     """newsmon: watch RFE/RL, AFP and Reuters coverage of Libya, unattended, into SQLite."""
@@ -119,6 +122,8 @@ def sources(
     """List the declared sources and how each is discovered, or --check them."""
     declared = declared_sources()
     if check:
+        from scheduler.check_command import check as check_endpoints
+
         mapping = parse_origin_maps(origin_maps)
         check_endpoints(declared, origin_map=mapping, as_json=as_json, delay=delay, timeout=timeout)
         return
@@ -147,6 +152,11 @@ def parse_settings(values: tuple[str, ...]) -> dict[str, str]:
         if not match:
             raise BadArgument(f"-s {value!r}: expected NAME=VALUE with an upper-case setting name")
         settings[match.group(1)] = match.group(2)
+    if not settings:
+        return settings
+    # Checking needs Scrapy's defaults: loaded only when there is something to check.
+    from crawler.settings_check import SettingError, check_settings
+
     try:
         warnings = check_settings(settings)
     except SettingError as exc:
@@ -324,6 +334,9 @@ def backfill(
     names = list(dict.fromkeys(source_names)) or [
         s.name for s in declared.values() if s.enabled and s.archive_indexes
     ]
+    from crawler.backfill import WindowError
+    from scheduler.backfill import Backfill, BackfillOptions, backfill_job, check_plan
+
     options = BackfillOptions(since, until, all_urls, max_pages)
     overrides, mapping = parse_settings(settings), parse_origin_maps(origin_maps)
     try:
@@ -396,6 +409,8 @@ def schedule(
     `scrapy crawl` process. A source that fails or is blocked run after run is polled less
     often until it succeeds again. Logs go to stderr; each crawl also writes its own log.
     """
+    from scheduler.daemon import Daemon
+
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -494,6 +509,9 @@ def serve(db_path: Path, host: str, port: int, allow_sql: bool, log_dir: Path | 
     Safe to run while crawls write to the same database. The stored HTML and internal tables
     are not served, and arbitrary SQL is off unless --allow-sql.
     """
+    from review.serve import exposure_warning
+    from review.serve import serve as serve_archive
+
     if not db_path.exists():
         raise click.ClickException(f"{db_path} does not exist: run `newsmon crawl` first")
     if warning := exposure_warning(host, allow_sql):
@@ -501,46 +519,6 @@ def serve(db_path: Path, host: str, port: int, allow_sql: bool, log_dir: Path | 
     # read-only: never migrates
     db = db_path.expanduser().resolve()
     serve_archive(db, host, port, allow_sql=allow_sql, log_dir=logs_dir(db, log_dir))
-
-
-@cli.command()
-@existing_db_option
-@click.option(
-    "--since",
-    default="24h",
-    show_default=True,
-    help="How far back: a duration (90m, 24h, 7d, 2w) or a date (2026-11-28).",
-)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(digests.FORMATS),
-    default="text",
-    show_default=True,
-    help="text for a terminal or plain mail, markdown, or html for an HTML mail.",
-)
-def digest(db_path: Path, since: str, fmt: str) -> None:
-    """Print the articles stored since a time, grouped by story, for a cron job to mail.
-
-    Prints "nothing new" (and exits 0) when there is nothing.
-    """
-    try:
-        moment = digests.parse_since(since)
-    except ValueError as exc:
-        raise BadArgument(f"--since: {exc}") from None
-    if not db_path.exists():
-        raise click.ClickException(f"{db_path} does not exist: run `newsmon crawl` first")
-    try:
-        db = open_database(db_path)
-    except DatabaseError as exc:
-        raise click.ClickException(str(exc)) from None
-    try:
-        click.echo(digests.render(digests.collect(db, moment), moment, fmt), nl=False)
-    finally:
-        db.close()
-
-
-cli.add_command(extract)  # its logic: scheduler/extract_command.py, pipelines/explain.py
 
 
 @cli.command()

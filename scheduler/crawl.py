@@ -29,7 +29,8 @@ from typing import Any
 from crawler.dates import utc_now
 from crawler.origins import publicize
 from pipelines.database import DatabaseError, open_database, write_transaction
-from pipelines.runs import INTERRUPTED
+from pipelines.run_states import INTERRUPTED
+from pipelines.workers import default_workers
 
 # After SIGTERM Scrapy closes the spider once in-flight downloads end (DOWNLOAD_TIMEOUT is
 # 30 s); a crawl still there this long after SIGTERM is killed.
@@ -190,6 +191,10 @@ def run_crawls(jobs: list[CrawlJob], *, timeout: float | None = None) -> list[Cr
     """
     if not jobs:
         return []
+    # Crawls run at once share the cores; a worker count given with -s stands.
+    workers = str(default_workers(len(jobs)))
+    for job in jobs:
+        job.settings = {"NEWSMON_EXTRACT_WORKERS": workers, **job.settings}
     started: list[subprocess.Popen[bytes]] = []
     stopping = threading.Event()
 

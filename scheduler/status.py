@@ -15,7 +15,7 @@ import sqlite_utils
 
 from crawler.dates import to_datetime
 from crawler.sources import Source
-from pipelines.runs import INTERRUPTED
+from pipelines.run_states import INTERRUPTED
 from scheduler.daemon_state import last_daemon
 
 # A source that fails or is blocked run after run is polled less often: its interval doubles

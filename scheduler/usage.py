@@ -7,6 +7,7 @@ own argument errors, with the pointer to ``--help`` folded into that line.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import click
@@ -44,6 +45,22 @@ class OneLineGroup(OneLineErrors, click.Group):
     """A group whose commands, and itself, report usage errors in one line."""
 
     command_class = OneLineCommand
+
+    def __init__(self, *args: Any, lazy_commands: dict[str, str] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        # name -> "module:attribute" of a command imported only when it is used or listed:
+        # its module loads Datasette, Scrapy or Trafilatura, which a `newsmon crawl` waiting
+        # on its crawls should not carry (docs/PERFORMANCE.md).
+        self.lazy_commands = dict(lazy_commands or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy_commands:
+            module, _, attribute = self.lazy_commands[cmd_name].partition(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]

@@ -242,6 +242,50 @@ def test_a_republished_copy_is_linked_to_the_earlier_original() -> None:
     assert score > 0.8
 
 
+def story_layout_of(db: sqlite_utils.Database) -> list[list[Any]]:
+    return [
+        db.execute(query).fetchall()
+        for query in (
+            "select id, story_id, story_role from articles order by id",
+            "select * from story_links order by article_id, linked_id",
+            "select * from stories order by id",
+        )
+    ]
+
+
+def assert_as_regrouped(db: sqlite_utils.Database) -> None:
+    added = story_layout_of(db)
+    for (story_id,) in db.execute("select id from stories").fetchall():
+        stories.refresh(db.conn, story_id)
+    assert story_layout_of(db) == added
+
+
+def test_adding_articles_one_by_one_gives_what_regrouping_every_story_gives() -> None:
+    """assign() adds a newcomer to its story without recomputing every member's role when
+    that gives the same answer (stories._append): check it against a full refresh."""
+    db = memory_archive()
+    agencies = [None, "AFP", "Reuters", "AFP, Reuters"]
+    for n, pair in enumerate(PAIRS):
+        for k, side in enumerate((pair["a"], pair["b"])):
+            agency = side.get("agency") or agencies[(n + k) % len(agencies)]
+            add(db, {**side, "agency": agency}, 2 * n + k)
+    reprint = next(p for p in PAIRS if p["kind"] == "reprint")["a"]
+    for copy in range(6):  # one story of many copies, the newest always last
+        add(db, {**reprint, "text": f"{reprint['text']} Copy {copy}."}, 10_000 + copy)
+    assert max(row[4] for row in story_layout_of(db)[2]) >= 7  # the many-copies story
+    assert_as_regrouped(db)
+
+
+def test_a_wire_copy_stored_after_a_write_up_crediting_it_makes_that_a_rewrite() -> None:
+    db = memory_archive()
+    pair = next(p for p in PAIRS if p["why"].endswith("AFP's copy"))
+    write_up = add(db, {**pair["a"], "published": "2030-01-01T10:00:00Z"}, 1)
+    add(db, {**pair["b"], "agency": "AFP", "published": "2030-01-01T11:00:00Z"}, 2)
+    role = db.execute("select story_role from articles where id = ?", [write_up]).fetchone()
+    assert role == ("rewrite",)
+    assert_as_regrouped(db)
+
+
 def test_a_new_version_of_an_article_keeps_its_story() -> None:
     db = memory_archive()
     pair = next(p for p in PAIRS if p["kind"] == "edited")
