@@ -318,9 +318,7 @@ class Builder:
             story, role = self._story_of(article_id, title, published, source, site)
             if role != "original":
                 relation = "copy_of" if role == "republished" else "based_on"
-                links.append(
-                    (article_id, story.first_id, relation, agency, rng.uniform(0.3, 1.0))
-                )
+                links.append((article_id, story.first_id, relation, agency, rng.uniform(0.3, 1.0)))
             articles.append(
                 (
                     article_id, published, source, title, newest_text,
@@ -334,13 +332,9 @@ class Builder:
                 )
             )  # fmt: skip
             size, page_gz = rng.choice(self.templates.pages_gz)
-            pages.append(
-                (url, last_seen, "utf-8", size, page_gz + _gzip_member(b"%d" % i))
-            )
+            pages.append((url, last_seen, "utf-8", size, page_gz + _gzip_member(b"%d" % i)))
             attempts = rng.randrange(1, 4)
-            seen.append(
-                (key, url, source, "stored", "", 200, attempts, url, first_seen, last_seen)
-            )
+            seen.append((key, url, source, "stored", "", 200, attempts, url, first_seen, last_seen))
             fetch.append((key, f'"{i:x}"', None, published, last_seen))
             if requested != url:
                 seen.append(

@@ -311,3 +311,23 @@ def m002_versions(db: sqlite_utils.Database) -> None:
     )
     for column in ("updated", "not_modified", "refetched"):
         db.table("crawl_runs").add_column(column, int)
+
+
+@migrations()
+def m013_review_indexes(db: sqlite_utils.Database) -> None:
+    """Indexes that keep review flat on an archive of years (bench/scale.py shows the plans):
+    each serves a default sort or a saved query that otherwise reads a whole table."""
+    db.execute(  # articles per day per source: the saved query and the coverage page
+        "create index if not exists articles_day_source on articles "
+        "(substr(coalesce(published, first_seen), 1, 10), source)"
+    )
+    # the newest live article of a source (crawl_health, `newsmon status`)
+    db.execute(
+        "create index if not exists articles_source_first_seen on articles (source, first_seen)"
+    )
+    # newest versions first: the article_versions table, recently_updated, article_history
+    db.execute(
+        "create index if not exists article_versions_fetched on article_versions (fetched, version)"
+    )
+    db.execute("create index if not exists duplicates_found on duplicates (found)")
+    db.execute("create index if not exists crawl_runs_started on crawl_runs (started)")

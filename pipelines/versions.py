@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
-import zlib
+import gzip
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,7 +94,7 @@ def record_revision(db: sqlite_utils.Database, article_id: int, article: Article
                     "fetched": article.fetched,
                     "encoding": article.encoding,
                     "size": len(html),
-                    "html_gz": zlib.compress(html, 6),
+                    "html_gz": gzip.compress(html, 6, mtime=0),  # gzip, as the store writes it
                 },
                 pk="url",
             )
