@@ -8,8 +8,8 @@ A page fetched again whose text and title hash the same only moves ``last_seen``
 from __future__ import annotations
 
 import difflib
-import json
 import gzip
+import json
 from dataclasses import dataclass
 from typing import Any
 
