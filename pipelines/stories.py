@@ -93,6 +93,7 @@ class Member:
     site: str | None
     agency: str | None
     story_id: int | None
+    role: str | None = None  # story_role as stored
 
     @cached_property
     def credits(self) -> set[str]:
@@ -104,7 +105,9 @@ class Member:
         return agencies_of(self.agency) - self.credits
 
 
-_MEMBER_COLUMNS = "id, title, text, coalesce(published, first_seen), source, site, agency, story_id"
+_MEMBER_COLUMNS = (
+    "id, title, text, coalesce(published, first_seen), source, site, agency, story_id, story_role"
+)
 
 
 def _member(row: tuple[object, ...]) -> Member:
@@ -228,7 +231,8 @@ def refresh(conn: sqlite3.Connection, story_id: int) -> None:
     signatures = SketchIndex(conn).signatures(ids)
     for position, member in enumerate(members):
         role, links = _role(member, members[:position], members, signatures)
-        conn.execute("update articles set story_role = ? where id = ?", [role, member.id])
+        if role != member.role:  # an unchanged row is not written again
+            conn.execute("update articles set story_role = ? where id = ?", [role, member.id])
         conn.executemany(
             "insert into story_links (article_id, linked_id, relation, agency, similarity) "
             "values (?, ?, ?, ?, ?)",
