@@ -108,7 +108,8 @@ class Templates:
         for line in RELEVANCE_SET.read_text(encoding="utf-8").splitlines():
             record = json.loads(line)
             paragraphs = [" ".join(p.split()) for p in record["text"].split("\n    ")]
-            stories.append((record["title"].title(), [p for p in paragraphs if p]))
+            if record["title"].strip():  # the store never keeps an article without one
+                stories.append((record["title"].title(), [p for p in paragraphs if p]))
         for expected in sorted(FIXTURES.glob("real/*/pages/*.expected.json")):
             record = json.loads(expected.read_text(encoding="utf-8"))
             if record.get("title") and record.get("text"):

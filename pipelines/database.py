@@ -319,7 +319,7 @@ def m013_review_indexes(db: sqlite_utils.Database) -> None:
     each serves a default sort or a saved query that otherwise reads a whole table."""
     db.execute(  # articles per day per source: the saved query and the coverage page
         "create index if not exists articles_day_source on articles "
-        "(substr(coalesce(published, first_seen), 1, 10), source)"
+        "(substr(coalesce(published, first_seen), 1, 10) desc, source)"
     )
     # the newest live article of a source (crawl_health, `newsmon status`)
     db.execute(
