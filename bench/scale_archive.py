@@ -87,6 +87,12 @@ OTHER_OUTCOMES = [
     ("gone", 0.01, 404),
 ]
 SECOND_VERSION = 0.08
+# The article keys (m011) are kept by triggers, which a bulk load drops: written here.
+SEEN_COLUMNS = (
+    "key, url, source, outcome, reason, http_status, attempts, article_url, first_seen, "
+    "last_seen, article_id"
+)
+DUPLICATE_COLUMNS = "id, source, url, duplicate_of, reason, found, duplicate_of_id"
 ARTICLE_COLUMNS = (
     "id, published, source, title, text, authors, agency, url, language, site, relevance, "
     "relevance_reason, matched_terms, description, modified, first_seen, last_seen, url_key, "
@@ -335,11 +341,37 @@ class Builder:
             size, page_gz = rng.choice(self.templates.pages_gz)
             pages.append((url, last_seen, "utf-8", size, page_gz + _gzip_member(b"%d" % i)))
             attempts = rng.randrange(1, 4)
-            seen.append((key, url, source, "stored", "", 200, attempts, url, first_seen, last_seen))
+            seen.append(
+                (
+                    key,
+                    url,
+                    source,
+                    "stored",
+                    "",
+                    200,
+                    attempts,
+                    url,
+                    first_seen,
+                    last_seen,
+                    article_id,
+                )
+            )
             fetch.append((key, f'"{i:x}"', None, published, last_seen))
             if requested != url:
                 seen.append(
-                    (requested, requested, source, "stored", "", 200, 1, url, first_seen, last_seen)
+                    (
+                        requested,
+                        requested,
+                        source,
+                        "stored",
+                        "",
+                        200,
+                        1,
+                        url,
+                        first_seen,
+                        last_seen,
+                        article_id,
+                    )
                 )
             for outcome, per_article, status in OTHER_OUTCOMES:
                 count = int(per_article) + (rng.random() < per_article % 1)
@@ -348,12 +380,14 @@ class Builder:
                     original = url if outcome == "duplicate" else None
                     seen.append(
                         (other, other, source, outcome, f"{outcome} ({status})", status,
-                         1, original, first_seen, first_seen)
+                         1, original, first_seen, first_seen, article_id if original else None)
                     )  # fmt: skip
                     if outcome != "failed":
                         fetch.append((other, None, None, None, first_seen))
                     if original:
-                        dupes.append((None, source, other, url, "same text", first_seen))
+                        dupes.append(
+                            (None, source, other, url, "same text", first_seen, article_id)
+                        )
             sketches.append(
                 (
                     article_id,
@@ -366,9 +400,9 @@ class Builder:
         self._insert(conn, f"articles ({ARTICLE_COLUMNS})", articles)
         self._insert(conn, "article_versions", versions)
         self._insert(conn, "pages", pages)
-        self._insert(conn, "seen_urls", seen)
+        self._insert(conn, f"seen_urls ({SEEN_COLUMNS})", seen)
         self._insert(conn, "fetch_state", fetch)
-        self._insert(conn, "duplicates", dupes)
+        self._insert(conn, f"duplicates ({DUPLICATE_COLUMNS})", dupes)
         self._insert(conn, "story_links", links)
         self._insert(conn, "text_sketches", sketches)
         self._insert(conn, "temp.bands", bands)
