@@ -78,10 +78,11 @@ def articles_to_store(count: int) -> list[Article]:
     now = utc_now()
     extracted_by_page: dict[int, Extracted | None] = {}
     pages = make_pages(count)
+    period = len(list((FIXTURES / "real").glob("*/pages/*.html")))  # make_pages cycles them
     seen_texts: set[str] = set()
     for i, page in enumerate(pages):
         html = page.decode("utf-8").replace("Benchmark copy", "Stored copy")
-        template = _template_of(i)
+        template = i % period  # the first page made from the same real page
         if template not in extracted_by_page:
             source_html = pages[template].decode("utf-8").replace("Benchmark copy", "Stored copy")
             extracted_by_page[template] = extract_page(source_html, f"https://{STORE_HOST}/")
@@ -117,12 +118,6 @@ def articles_to_store(count: int) -> list[Article]:
             )
         )
     return articles
-
-
-def _template_of(i: int) -> int:
-    """The first page made from the same real page as page ``i`` (make_pages cycles)."""
-    period = len(sorted((FIXTURES / "real").glob("*/pages/*.html")))
-    return i % period
 
 
 def fetched_response(article: Article) -> tuple[Request, HtmlResponse]:
