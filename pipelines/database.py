@@ -374,3 +374,43 @@ def m012_story_time(db: sqlite_utils.Database) -> None:
         "create index if not exists articles_story_time "
         "on articles (coalesce(published, first_seen))"
     )
+
+
+@migrations()
+def m013_review_indexes(db: sqlite_utils.Database) -> None:
+    """Indexes that keep review flat on an archive of years (bench/scale.py shows the plans):
+    each serves a default sort or a saved query that otherwise reads a whole table."""
+    db.execute(  # articles per day per source: the saved query and the coverage page
+        "create index if not exists articles_day_source on articles "
+        "(substr(coalesce(published, first_seen), 1, 10) desc, source)"
+    )
+    # the newest live article of a source (crawl_health, `newsmon status`)
+    db.execute(
+        "create index if not exists articles_source_first_seen on articles (source, first_seen)"
+    )
+    # a facet clicked on the articles page (source=afp), newest first as the page sorts:
+    # without these SQLite reads every article of the source to sort them. Each replaces
+    # the one-column index it starts with, so a store maintains no more indexes than before.
+    for column in ("source", "agency", "language"):
+        db.execute(
+            f"create index if not exists articles_{column}_published "
+            f"on articles ({column}, published)"
+        )
+        db.execute(f"drop index if exists idx_articles_{column}")
+    # newest versions first: the article_versions table, recently_updated, article_history
+    db.execute(
+        "create index if not exists article_versions_fetched on article_versions (fetched, version)"
+    )
+    db.execute("create index if not exists duplicates_found on duplicates (found)")
+    db.execute("create index if not exists crawl_runs_started on crawl_runs (started)")
+    # The full-text index covers title and text only: an update of any other column (a
+    # story's roles, last_seen) must not delete and re-insert the article's whole text in
+    # it, as the trigger sqlite-utils made does on every update.
+    db.execute("drop trigger if exists articles_au")
+    db.execute(
+        """create trigger articles_au after update of title, text on articles begin
+             insert into articles_fts (articles_fts, rowid, title, text)
+               values ('delete', old.rowid, old.title, old.text);
+             insert into articles_fts (rowid, title, text) values (new.rowid, new.title, new.text);
+           end"""
+    )

@@ -23,7 +23,7 @@ from crawler.items import Article
 from crawler.middlewares import AlreadySeen
 from pipelines import Rejected
 from pipelines.database import open_database
-from pipelines.freshness import NotModified, Rechecks, load_known, record_fetch, record_not_modified
+from pipelines.freshness import NotModified, Rechecks, known_of, record_fetch, record_not_modified
 from pipelines.store import ArchivePipeline
 from pipelines.versions import stored_from_same_link
 
@@ -49,10 +49,11 @@ class SeenUrlsMiddleware:
         return middleware
 
     def _rechecks(self) -> Rechecks:
-        if self.rechecks is None:  # read once, at the first article request
+        if self.rechecks is None:  # opened at the first article request
             self.db = open_database(self.db_path)
+            db = self.db
             self.rechecks = Rechecks(
-                load_known(self.db), hours=self.recheck_hours, budget=self.recheck_budget
+                lambda key: known_of(db, key), hours=self.recheck_hours, budget=self.recheck_budget
             )
         return self.rechecks
 

@@ -15,8 +15,10 @@ validators of the last fetch), so an unchanged page costs a 304 and no body.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlite_utils
 from scrapy import Request
@@ -91,45 +93,58 @@ class Known:
         return now - last >= max((last - born) * RECHECK_SPACING, RECHECK_MIN_SPACING)
 
 
-def load_known(db: sqlite_utils.Database) -> dict[str, Known]:
-    """Every URL key with an outcome worth remembering between runs."""
-    rows = db.execute(
-        """select s.key, s.outcome, coalesce(s.attempts, 1), s.first_seen, s.last_seen,
+_KNOWN = """select s.key, s.outcome, coalesce(s.attempts, 1), s.first_seen, s.last_seen,
                   a.published, a.id is not null, f.etag, f.last_modified, f.lastmod, f.checked
            from seen_urls s
            left join articles a on a.url = s.article_url
            left join fetch_state f on f.key = s.key
            where s.outcome != 'failed'"""
+
+
+def _known(row: tuple[Any, ...]) -> Known:
+    return Known(
+        outcome=row[1],
+        attempts=row[2],
+        first_seen=row[3] or "",
+        last_seen=row[4] or "",
+        published=row[5],
+        original_stored=bool(row[6]),
+        etag=row[7],
+        last_modified=row[8],
+        lastmod=row[9],
+        checked=row[10],
     )
-    return {
-        row[0]: Known(
-            outcome=row[1],
-            attempts=row[2],
-            first_seen=row[3] or "",
-            last_seen=row[4] or "",
-            published=row[5],
-            original_stored=bool(row[6]),
-            etag=row[7],
-            last_modified=row[8],
-            lastmod=row[9],
-            checked=row[10],
-        )
-        for row in rows
-    }
+
+
+def load_known(db: sqlite_utils.Database) -> dict[str, Known]:
+    """Every URL key with an outcome worth remembering between runs (for review and tests:
+    a crawl asks ``known_of`` per key, whose cost does not grow with the archive)."""
+    return {row[0]: _known(row) for row in db.execute(_KNOWN)}
+
+
+def known_of(db: sqlite_utils.Database, key: str) -> Known | None:
+    """What the archive knows of one URL key: one primary-key lookup (and two joins)."""
+    row = db.execute(_KNOWN + " and s.key = ?", [key]).fetchone()
+    return _known(row) if row else None
 
 
 class Rechecks:
     """The re-check decisions of one run, with its budget of 'recent' re-checks."""
 
-    def __init__(self, known: dict[str, Known], *, hours: float, budget: int):
-        self.known = known
+    def __init__(self, known: Callable[[str], Known | None], *, hours: float, budget: int):
+        # Looked up per key as links come, not loaded whole: a ten-year archive knows
+        # millions of URLs, a run asks about hundreds.
+        self.lookup = known
+        self.known: dict[str, Known | None] = {}
         self.window = timedelta(hours=hours)
         self.budget = budget
         self.now = datetime.now(UTC)
 
     def reason(self, key: str, link_date: str | None, link_published: str | None) -> str | None:
         """'new' (never judged, or not settled), 'changed', 'recent', or None: skip it."""
-        known = self.known.get(key)
+        if key not in self.known:
+            self.known[key] = self.lookup(key)
+        known = self.known[key]
         if known is None or not known.settled:
             return "new"
         if known.changed_since_fetch(link_date):
@@ -141,8 +156,8 @@ class Rechecks:
 
     def conditional(self, request: Request, key: str) -> None:
         """Ask for the page only if it differs from the one judged last time."""
-        known = self.known[key]
-        if not known.validators_trusted:
+        known = self.known.get(key)
+        if known is None or not known.validators_trusted:
             return
         if known.etag:
             request.headers[b"If-None-Match"] = known.etag.encode("latin-1")

@@ -100,6 +100,7 @@ class Member:
     site: str | None
     agency: str | None
     story_id: int | None
+    role: str | None = None  # story_role as stored
 
     @cached_property
     def credits(self) -> set[str]:
@@ -111,7 +112,9 @@ class Member:
         return agencies_of(self.agency) - self.credits
 
 
-_MEMBER_COLUMNS = "id, title, text, coalesce(published, first_seen), source, site, agency, story_id"
+_MEMBER_COLUMNS = (
+    "id, title, text, coalesce(published, first_seen), source, site, agency, story_id, story_role"
+)
 
 
 def _member(row: tuple[object, ...]) -> Member:
@@ -296,7 +299,8 @@ def refresh(conn: sqlite3.Connection, story_id: int) -> None:
 
 
 def _write_role(conn: sqlite3.Connection, member: Member, role: str, links: list[Link]) -> None:
-    conn.execute("update articles set story_role = ? where id = ?", [role, member.id])
+    if role != member.role:  # an unchanged row is not written again (nor re-indexed)
+        conn.execute("update articles set story_role = ? where id = ?", [role, member.id])
     conn.executemany(
         "insert into story_links (article_id, linked_id, relation, agency, similarity) "
         "values (?, ?, ?, ?, ?)",

@@ -8,8 +8,8 @@ A page fetched again whose text and title hash the same only moves ``last_seen``
 from __future__ import annotations
 
 import difflib
+import gzip
 import json
-import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,7 +98,7 @@ def record_revision(db: sqlite_utils.Database, article_id: int, article: Article
                     "fetched": article.fetched,
                     "encoding": article.encoding,
                     "size": len(html),
-                    "html_gz": zlib.compress(html, 6),
+                    "html_gz": gzip.compress(html, 6, mtime=0),  # gzip, as the store writes it
                 },
                 pk="url",
             )

@@ -20,9 +20,10 @@ DAYS = 90
 # By publication day, over the 90 days up to the newest article (today, in a live archive;
 # an archive of older stories, such as a backfill or the offline demo, still shows its own).
 ARTICLES_END = """
-select min(substr(max(coalesce(published, first_seen)), 1, 10), strftime('%Y-%m-%d', 'now'))
-from articles
-"""
+select min((select substr(coalesce(published, first_seen), 1, 10) from articles
+            order by substr(coalesce(published, first_seen), 1, 10) desc limit 1),
+           strftime('%Y-%m-%d', 'now'))
+"""  # the newest day through the day index (m013), not a scan of every article
 ARTICLES_PER_DAY = f"""
 select substr(coalesce(published, first_seen), 1, 10) as day, source, count(*) as articles
 from articles

@@ -13,7 +13,7 @@ from datasette.utils.asgi import Response
 from markupsafe import Markup, escape
 
 from pipelines.versions import paragraph_diff
-from review import coverage, feed, headers, runlogs, search
+from review import counts, coverage, feed, headers, runlogs, search
 from review.stories import render_story_cell
 
 # snippet() in the saved search query wraps matches in these; they become <mark> here.
@@ -187,3 +187,10 @@ def menu_links(datasette: Any) -> list[dict[str, str]]:
         {"href": datasette.urls.path("/-/coverage"), "label": "Coverage at a glance"},
         {"href": datasette.urls.path("/-/search"), "label": "Search the archive"},
     ]
+
+
+@hookimpl
+def startup(datasette: Any) -> None:
+    for database in datasette.databases.values():
+        if database.name != "_internal":
+            counts.count_only_visible_tables(datasette, database)

@@ -17,6 +17,7 @@ import click
 from crawler.origins import OriginMapError, parse_origin
 from crawler.sources import Source, SourceError, load_sources, parse_duration
 from pipelines.database import DatabaseError, open_database
+from scheduler.compact_command import compact_archive
 from scheduler.crawl import CrawlJob, CrawlResult, run_crawls
 from scheduler.regroup import regroup
 from scheduler.status import UNHEALTHY_FAILURES, source_status
@@ -531,3 +532,28 @@ def stories(db_path: Path, rebuild: bool) -> None:
     without one, or with --rebuild regroups the whole archive (after a threshold change).
     """
     regroup(prepare_database(db_path), rebuild=rebuild)
+
+
+@cli.command()
+@db_option
+@click.option(
+    "--pages-older-than",
+    "older_than",
+    metavar="DURATION",
+    help="Delete the raw HTML of pages fetched longer ago than this (90d, 12h); the "
+    "articles, their versions and stories stay.",
+)
+@click.option("--no-vacuum", is_flag=True, help="Only delete: leave the freed space in the file.")
+def compact(db_path: Path, older_than: str | None, no_vacuum: bool) -> None:
+    """Keep the archive's size in check: drop old raw pages, then VACUUM the file.
+
+    Safe beside running crawls while deleting; VACUUM makes them wait, so run it when no
+    crawl is due, or with --no-vacuum (later crawls reuse the freed space).
+    """
+    try:
+        age = parse_duration(older_than) if older_than else None
+    except ValueError as exc:
+        raise BadArgument(f"--pages-older-than: {exc}") from None
+    if not db_path.exists():
+        raise click.ClickException(f"{db_path} does not exist: run `newsmon crawl` first")
+    compact_archive(prepare_database(db_path), age, vacuum_file=not no_vacuum)

@@ -53,11 +53,13 @@ def history(db: sqlite_utils.Database, source: str) -> History:
             break
         failures += 1
     # Backfilled articles are old news found today: they say nothing of the live crawl.
-    newest = db.execute(
-        "select max(first_seen) from articles where source = ? "
-        "and coalesce(discovered_via, '') != 'archive_index'",
+    # Newest first through the (source, first_seen) index: a handful of rows, not the source's all.
+    newest_row = db.execute(
+        "select first_seen from articles where source = ? "
+        "and coalesce(discovered_via, '') != 'archive_index' order by first_seen desc limit 1",
         [source],
-    ).fetchone()[0]
+    ).fetchone()
+    newest = newest_row[0] if newest_row else None
     last = runs[0] if runs else None
     duration = None
     if last and last["finished"]:

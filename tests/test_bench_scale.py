@@ -1,0 +1,54 @@
+"""A smoke run of bench/scale.py on a small archive: it builds, stores, explains and serves.
+
+Its figures are the benchmark's business (docs/PERFORMANCE.md); what is checked here is what
+does not depend on the machine: the synthetic archive has the real schema and proportions,
+and no statement on the crawl's hot path scans a table that grows with the archive."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bench import scale
+from bench.scale_archive import build_archive
+from pipelines.database import open_database
+
+
+def test_the_synthetic_archive_has_the_real_schema_and_its_proportions(tmp_path: Path) -> None:
+    built, fresh = tmp_path / "built.db", tmp_path / "fresh.db"
+    report = build_archive(built, 600)
+    open_database(fresh).close()
+
+    def schema(path: Path) -> set[tuple[str, str]]:
+        conn = sqlite3.connect(path)
+        rows = conn.execute("select name, sql from sqlite_master where sql is not null")
+        return set(rows.fetchall())
+
+    assert schema(built) == schema(fresh)
+    conn = sqlite3.connect(built)
+    counts = {t: conn.execute(f"select count(*) from {t}").fetchone()[0] for t in report.rows}
+    assert counts == report.rows
+    assert counts["articles"] == counts["pages"] == counts["text_sketches"] == 600
+    assert counts["seen_urls"] > 3 * 600 and counts["sketch_bands"] == 42 * 600
+    assert conn.execute("select count(*) from articles where story_id is null").fetchone()[0] == 0
+    assert conn.execute("select count(*) from articles where title = ''").fetchone()[0] == 0
+    fts = conn.execute("select count(*) from articles_fts where articles_fts match 'libya'")
+    assert fts.fetchone()[0] > 0
+    assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"
+
+
+def test_bench_scale_smoke_run_finds_no_scan_on_the_hot_path(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = scale.main(["--articles", "400", "--pages", "8", "--no-crawl"])
+    out = capsys.readouterr().out
+    for heading in ("store path", "query plans", "newsmon serve", "size"):
+        assert f"== {heading}" in out
+    assert "SCANS A GROWING TABLE" not in out
+    assert "SEARCH seen_urls USING INDEX" in out  # the per-key seen-URL lookup is there
+    assert "per 1,000 articles" in out
+    # Slow pages on a loaded machine fail the benchmark, not the suite; errors fail both.
+    assert code in (0, 1)
+    assert "HTTP 5" not in out and "HTTP 4" not in out  # no page failed or timed out
