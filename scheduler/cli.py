@@ -14,22 +14,17 @@ from typing import Any
 
 import click
 
-from crawler.backfill import WindowError
 from crawler.origins import OriginMapError, parse_origin
-from crawler.settings_check import SettingError, check_settings
 from crawler.sources import Source, SourceError, load_sources, parse_duration
 from pipelines.database import DatabaseError, open_database
-from review import digest as digests
-from review.serve import exposure_warning
-from review.serve import serve as serve_archive
-from scheduler.backfill import Backfill, BackfillOptions, backfill_job, check_plan
-from scheduler.check_command import check as check_endpoints
 from scheduler.crawl import CrawlJob, CrawlResult, run_crawls
-from scheduler.daemon import Daemon
 from scheduler.extract_command import extract
-from scheduler.regroup import regroup
 from scheduler.status import UNHEALTHY_FAILURES, source_status
 from scheduler.usage import OneLineGroup
+
+# Commands import what only they need (Scrapy, Datasette, APScheduler, rich) in their own
+# body: every `newsmon` start, and so every scheduled crawl and every `status` from cron,
+# would otherwise pay seconds of CPU importing the lot.
 
 
 class BadArgument(click.ClickException):
@@ -119,6 +114,8 @@ def sources(
     """List the declared sources and how each is discovered, or --check them."""
     declared = declared_sources()
     if check:
+        from scheduler.check_command import check as check_endpoints
+
         mapping = parse_origin_maps(origin_maps)
         check_endpoints(declared, origin_map=mapping, as_json=as_json, delay=delay, timeout=timeout)
         return
@@ -141,6 +138,8 @@ def sources(
 def parse_settings(values: tuple[str, ...]) -> dict[str, str]:
     """The -s overrides, checked before any crawl starts: a bad value is a bad argument (no
     run is recorded); an unknown name gets a warning naming the closest known setting."""
+    from crawler.settings_check import SettingError, check_settings
+
     settings = {}
     for value in values:
         match = _SETTING.match(value)
@@ -315,6 +314,9 @@ def backfill(
     Shows progress; Ctrl-C or SIGTERM stops cleanly and a rerun resumes without refetching.
     Exits 0 when every source ran (ok or partial), 1 otherwise.
     """
+    from crawler.backfill import WindowError
+    from scheduler.backfill import Backfill, BackfillOptions, backfill_job, check_plan
+
     declared = declared_sources()
     for name in source_names:
         if name not in declared:
@@ -396,6 +398,8 @@ def schedule(
     `scrapy crawl` process. A source that fails or is blocked run after run is polled less
     often until it succeeds again. Logs go to stderr; each crawl also writes its own log.
     """
+    from scheduler.daemon import Daemon
+
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -487,6 +491,9 @@ def serve(db_path: Path, host: str, port: int, allow_sql: bool) -> None:
     Safe to run while crawls write to the same database. The stored HTML and internal tables
     are not served, and arbitrary SQL is off unless --allow-sql.
     """
+    from review.serve import exposure_warning
+    from review.serve import serve as serve_archive
+
     if not db_path.exists():
         raise click.ClickException(f"{db_path} does not exist: run `newsmon crawl` first")
     if warning := exposure_warning(host, allow_sql):
@@ -506,7 +513,7 @@ def serve(db_path: Path, host: str, port: int, allow_sql: bool) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(digests.FORMATS),
+    type=click.Choice(["text", "markdown", "html"]),
     default="text",
     show_default=True,
     help="text for a terminal or plain mail, markdown, or html for an HTML mail.",
@@ -516,6 +523,8 @@ def digest(db_path: Path, since: str, fmt: str) -> None:
 
     Prints "nothing new" (and exits 0) when there is nothing.
     """
+    from review import digest as digests
+
     try:
         moment = digests.parse_since(since)
     except ValueError as exc:
@@ -544,4 +553,6 @@ def stories(db_path: Path, rebuild: bool) -> None:
     Crawls group each article as they store it; this gives a story to any article left
     without one, or with --rebuild regroups the whole archive (after a threshold change).
     """
+    from scheduler.regroup import regroup
+
     regroup(prepare_database(db_path), rebuild=rebuild)
