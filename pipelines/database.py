@@ -311,3 +311,55 @@ def m002_versions(db: sqlite_utils.Database) -> None:
     )
     for column in ("updated", "not_modified", "refetched"):
         db.table("crawl_runs").add_column(column, int)
+
+
+# Each table that names an article by its URL text, with its URL column and its new key.
+ARTICLE_KEYS = (
+    ("seen_urls", "article_url", "article_id"),
+    ("duplicates", "duplicate_of", "duplicate_of_id"),
+)
+
+
+@migrations()
+def m011_article_keys(db: sqlite_utils.Database) -> None:
+    """Rows that name an article by URL text also name it by key (``articles.id``), declared
+    as foreign keys so Datasette links them to the article and lists them on its page.
+
+    The keys are kept by triggers, so every writer (and a hand edit) leaves them right: a row
+    gets its article's id when written, a row written before its article was stored (an
+    in-run duplicate whose original was still on its way) gets it when the article arrives,
+    and an article deleted by hand leaves no key pointing at the next article given its id.
+    ``article_versions.article_id`` was a key already; it becomes a declared one.
+    """
+    for table, url_column, key in ARTICLE_KEYS:
+        db.execute(f"alter table {table} add column {key} integer references articles(id)")
+        db.execute(
+            f"""update {table} set {key} = (select a.id from articles a where a.url = {url_column})
+                where {url_column} is not null"""
+        )
+        db.table(table).create_index([key], if_not_exists=True)
+        db.table(table).create_index([url_column], if_not_exists=True)  # for new articles
+        lookup = f"(select a.id from articles a where a.url = new.{url_column})"
+        for event in ("insert", f"update of {url_column}"):
+            name = f"{table}_{key}_on_{event.split()[0]}"
+            db.execute(
+                f"""create trigger {name} after {event} on {table}
+                    when new.{key} is not {lookup}
+                    begin update {table} set {key} = {lookup} where rowid = new.rowid; end"""
+            )
+        db.execute(
+            f"""create trigger {table}_{key}_follows_new_article after insert on articles
+                begin update {table} set {key} = new.id where {url_column} = new.url; end"""
+        )
+        db.execute(
+            f"""create trigger {table}_{key}_follows_url after update of url on articles
+                begin
+                  update {table} set {key} = null where {key} = old.id;
+                  update {table} set {key} = new.id where {url_column} = new.url;
+                end"""
+        )
+        db.execute(
+            f"""create trigger {table}_{key}_follows_deleted_article after delete on articles
+                begin update {table} set {key} = null where {key} = old.id; end"""
+        )
+    db.table("article_versions").add_foreign_key("article_id", "articles", "id", ignore=True)

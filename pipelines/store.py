@@ -3,6 +3,9 @@
 Each article is written in one transaction together with its fetched HTML and its seen-URL
 rows, so a crash (even kill -9) leaves either all of it or none of it, and a URL is marked as
 seen for good only once its outcome is final.
+
+The article keys of those rows (``seen_urls.article_id``, ``duplicates.duplicate_of_id``)
+follow from the article URLs they name, by the schema's triggers (migration m011).
 """
 
 from __future__ import annotations

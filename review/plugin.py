@@ -13,7 +13,7 @@ from datasette.utils.asgi import Response
 from markupsafe import Markup, escape
 
 from pipelines.versions import paragraph_diff
-from review import coverage, feed, headers, search
+from review import coverage, feed, headers, runlogs, search
 from review.stories import render_story_cell
 
 # snippet() in the saved search query wraps matches in these; they become <mark> here.
@@ -90,6 +90,15 @@ def _article_link(row: Any, value: Any, database: str, datasette: Any) -> Markup
     return Markup(f'<a href="{escape(href)}">{escape(value)}</a>')
 
 
+def _run_id(row: Any, table: str | None) -> Any:
+    """The crawl run a row is about: its id in ``crawl_runs``; in a saved query with a
+    ``log_path``, its ``run`` column (``crawl_runs.id``; ``run_id`` is a label, not a key)."""
+    keys = row.keys() if hasattr(row, "keys") else []
+    if table == "crawl_runs" and "id" in keys:
+        return row["id"]
+    return row["run"] if table is None and {"run", "log_path"} <= set(keys) else None
+
+
 @hookimpl
 def render_cell(
     row: Any, value: Any, column: str, table: str | None, database: str, datasette: Any
@@ -98,6 +107,10 @@ def render_cell(
         story_cell := render_story_cell(row, value, column, table, database, datasette)
     ) is not None:
         return story_cell
+    if column == "log_path" and isinstance(value, str) and (run := _run_id(row, table)):
+        return runlogs.render_log_path(datasette, database, run, value)
+    if table is None and column == "run" and _run_id(row, table) is not None:
+        return runlogs.render_run(datasette, database, value)
     if table is None and column in ("id", "title") and value is not None:
         return _article_link(row, value, database, datasette)
     if table == "articles" and column == "title" and isinstance(value, str):
@@ -161,7 +174,11 @@ async def search_redirect(datasette: Any, request: Any) -> Response:
 
 @hookimpl
 def register_routes() -> list[tuple[str, Any]]:
-    return [(r"^/-/coverage$", coverage.coverage), (r"^/-/search$", search_redirect)]
+    return [
+        (r"^/-/coverage$", coverage.coverage),
+        (r"^/-/search$", search_redirect),
+        (runlogs.ROUTE, runlogs.run_log),
+    ]
 
 
 @hookimpl

@@ -29,23 +29,29 @@ SETTINGS: dict[str, Any] = {
 }
 
 
-def metadata_for(db: Path, *, allow_sql: bool = False) -> dict[str, Any]:
+def metadata_for(
+    db: Path, *, allow_sql: bool = False, log_dir: Path | None = None
+) -> dict[str, Any]:
     """The shipped metadata, its database part under this archive's Datasette name.
 
     Without ``allow_sql`` nobody may run arbitrary SQL (Datasette's ``allow_sql`` block);
-    the saved queries still answer.
+    the saved queries still answer. ``log_dir``: where the crawls wrote their logs, when
+    not ``<db>.logs/`` (review.runlogs serves a run's log only from there).
     """
     template = yaml.safe_load(files("review").joinpath("metadata.yml").read_text("utf-8"))
     database = template.pop("database")
+    if log_dir is not None:
+        database["plugins"] = {"newsmon": {"log_dir": str(log_dir.resolve())}}
     metadata = {**template, "databases": {db.stem: database}}
     if not allow_sql:
         metadata["allow_sql"] = False
     return metadata
 
 
-def datasette_for(db: Path, *, allow_sql: bool = False) -> Datasette:
+def datasette_for(db: Path, *, allow_sql: bool = False, log_dir: Path | None = None) -> Datasette:
     """The review server as an object (for tests and scripts), configured as `serve` runs it."""
-    return Datasette([str(db)], metadata=metadata_for(db, allow_sql=allow_sql), settings=SETTINGS)
+    metadata = metadata_for(db, allow_sql=allow_sql, log_dir=log_dir)
+    return Datasette([str(db)], metadata=metadata, settings=SETTINGS)
 
 
 def is_loopback(host: str) -> bool:
@@ -98,7 +104,10 @@ def metadata_path(metadata: dict[str, Any]) -> str:
     return name
 
 
-def serve(db: Path, host: str, port: int, *, allow_sql: bool = False) -> None:
+def serve(
+    db: Path, host: str, port: int, *, allow_sql: bool = False, log_dir: Path | None = None
+) -> None:
     """Replace this process with Datasette (so signals and exit codes are Datasette's)."""
-    argv = datasette_argv(db, metadata_path(metadata_for(db, allow_sql=allow_sql)), host, port)
+    metadata = metadata_for(db, allow_sql=allow_sql, log_dir=log_dir)
+    argv = datasette_argv(db, metadata_path(metadata), host, port)
     os.execv(argv[0], argv)

@@ -484,7 +484,14 @@ def status(db_path: Path, as_json: bool, every: str | None, max_failures: int) -
     is_flag=True,
     help="Let visitors run arbitrary SQL (off by default; for a trusted user only).",
 )
-def serve(db_path: Path, host: str, port: int, allow_sql: bool) -> None:
+@click.option(
+    "--log-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the crawls write their logs, if not the default: a run's log opens from "
+    "its row only from there.  [default: <db>.logs/ beside the database]",
+)
+def serve(db_path: Path, host: str, port: int, allow_sql: bool, log_dir: Path | None) -> None:
     """Browse and search the archive in Datasette, read-only, with newsmon's metadata: facets,
     full-text search and saved queries (latest, ranked search, crawl health, ...).
 
@@ -499,7 +506,8 @@ def serve(db_path: Path, host: str, port: int, allow_sql: bool) -> None:
     if warning := exposure_warning(host, allow_sql):
         click.secho(warning, err=True, fg="yellow")
     # read-only: never migrates
-    serve_archive(db_path.expanduser().resolve(), host, port, allow_sql=allow_sql)
+    db = db_path.expanduser().resolve()
+    serve_archive(db, host, port, allow_sql=allow_sql, log_dir=logs_dir(db, log_dir))
 
 
 @cli.command()

@@ -684,3 +684,38 @@ def test_the_morning_review_reads_well_on_a_laptop_and_a_phone(served, tmp_path:
     assert title.startswith(heading)
     assert overflow <= 400 and phone_overflow <= 400, "no sideways scrolling at 390 px"
     assert article_problems == [] and coverage_problems == []
+
+
+def test_rows_naming_an_article_link_to_it_and_its_page_lists_them(archive: Path) -> None:
+    ident = seed_id(archive)
+    (dup,) = rows(archive, "/news/duplicates.json")
+    assert dup["duplicate_of_id"] == ident
+    article = f'href="/news/articles/{ident}"'
+    assert article in get(archive, "/news/duplicates").text
+    assert article in get(archive, "/news/seen_urls?key=rferl:31003211").text
+    assert article in get(archive, f"/news/article_versions?article_id={ident}").text
+    page = get(archive, f"/news/articles/{ident}").text
+    assert "Links from other tables" in page
+    for table, column in (("seen_urls", "article_id"), ("duplicates", "duplicate_of_id"),
+                          ("article_versions", "article_id")):  # fmt: skip
+        assert f'href="/news/{table}?{column}={ident}"' in page, table
+    caught = get(archive, "/news/duplicates_caught").text
+    assert f'<td class="col-title"><a href="/news/articles/{ident}">Russia Backs UN' in caught
+    assert '<a href="https://www.rferl.org/a/un-security-council' in caught
+
+
+def test_a_runs_log_path_opens_its_log_as_text(archive: Path) -> None:
+    (run,) = rows(archive, "/news/crawl_runs.json?source=rferl")
+    link = f'<a href="/news/crawl_runs/{run["id"]}/log">{html.escape(run["log_path"])}</a>'
+    assert link in get(archive, "/news/crawl_runs").text
+    assert link in get(archive, f"/news/crawl_runs/{run['id']}").text
+    health = get(archive, "/news/crawl_health").text
+    assert link in health
+    assert f'<a href="/news/crawl_runs/{run["id"]}">{run["id"]}</a>' in health
+
+    log = get(archive, f"/news/crawl_runs/{run['id']}/log")
+
+    assert log.status_code == 200
+    assert log.headers["content-type"] == "text/plain; charset=utf-8"
+    assert log.content == Path(run["log_path"]).read_bytes()
+    assert b"Scrapy" in log.content and b"Stored https://www.rferl.org/a/" in log.content

@@ -292,9 +292,12 @@ def test_duplicates_table_names_the_followed_link_and_the_original_stays_stored(
     assert dup["url"] == "https://www.rferl.org" + b  # the link followed
     assert dup["duplicate_of"] == "https://www.rferl.org" + a
     outcomes = {
-        r["key"]: r["outcome"] for r in rferl.db.query("select key, outcome from seen_urls")
+        r["key"]: (r["outcome"], r["article_id"]) for r in rferl.db.query("select * from seen_urls")
     }
-    assert outcomes == {"rferl:33000011": "stored", "rferl:33000012": "duplicate"}
+    (original,) = rferl.db.query("select id from articles")
+    assert outcomes == {"rferl:33000011": ("stored", original["id"]),
+                        "rferl:33000012": ("duplicate", original["id"])}  # fmt: skip
+    assert dup["duplicate_of_id"] == original["id"]  # the same article by key
 
 
 def test_first_run_reads_only_the_live_window(rferl):
