@@ -16,9 +16,13 @@ import sqlite_utils
 from tests.siteserver import FIXTURES, Site, origin_map_args, serve_sites
 
 ROOT = Path(__file__).parent.parent
-# Politeness off: the loopback sites are ours. The captures are years old, so no live window
-# (tests/test_versions.py tests the window itself).
-FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=false", "-s", "NEWSMON_LIVE_DAYS=0"]
+# Politeness off: the loopback sites are ours. One extraction worker: the fixture crawls are a
+# few pages each, and a second worker's start-up (a second of CPU) would be most of a test's
+# cost (tests/test_workers.py tests the pool's size). The captures are years old, so no live
+# window (tests/test_versions.py tests the window itself).
+WORKER = ["-s", "NEWSMON_EXTRACT_WORKERS=1"]
+FAST = [*WORKER, "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=false"]
+FAST += ["-s", "NEWSMON_LIVE_DAYS=0"]
 
 
 def expected_articles() -> list[dict[str, Any]]:
