@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +63,36 @@ def crawl(sites: dict[str, Site], tmp_path: Path) -> Any:
 
     run.db_path = db_path  # type: ignore[attr-defined]
     return run
+
+
+@dataclass
+class DemoCrawl:
+    """The fixture sites crawled once by `newsmon crawl`, as a user's first run would."""
+
+    db_path: Path
+    result: subprocess.CompletedProcess[str]
+    sites: dict[str, Site]  # still serving: their request logs are this crawl's
+
+    def copy(self, directory: Path) -> Path:
+        """A copy of the archive of one's own to read or change (logs stay with the original)."""
+        target = directory / "news.db"
+        with (
+            contextlib.closing(sqlite3.connect(self.db_path)) as source,
+            contextlib.closing(sqlite3.connect(target)) as copy,
+        ):
+            source.backup(copy)
+        return target
+
+
+@pytest.fixture(scope="session")
+def demo_crawl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoCrawl]:
+    """One crawl shared by every module that only needs its results (each takes a copy):
+    a crawl of the three sources costs more CPU than most modules' tests together."""
+    db_path = tmp_path_factory.mktemp("demo") / "news.db"
+    with serve_sites() as running:
+        result = run_newsmon("crawl", "--db", str(db_path), *FAST, *origin_map_args(running))
+        assert result.returncode == 0, result.stdout + result.stderr
+        yield DemoCrawl(db_path, result, running)
 
 
 def open_db(path: Path) -> sqlite_utils.Database:
