@@ -94,10 +94,6 @@ EXTENSIONS = {
     "crawler.settings_check.SettingsCheck": 0,
     "pipelines.runs.RunRecorder": 100,
     "crawler.backfill.BackfillProgress": 200,  # backfill runs only
-    # Off (above) and not even loaded: Scrapy would import aiohttp for the remote control
-    # only to find it disabled, a quarter second of every crawl's start-up.
-    "scrapy.extensions.telnet.TelnetConsole": None,
-    "scrapy.extensions.remote_control.RemoteControl": None,
 }
 
 # --- newsmon's own settings -------------------------------------------------------------
