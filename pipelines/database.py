@@ -363,3 +363,14 @@ def m011_article_keys(db: sqlite_utils.Database) -> None:
                 begin update {table} set {key} = null where {key} = old.id; end"""
         )
     db.table("article_versions").add_foreign_key("article_id", "articles", "id", ignore=True)
+
+
+@migrations()
+def m012_story_time(db: sqlite_utils.Database) -> None:
+    """Story assignment looks up an article's time window by its publication time, or its
+    first sighting when undated (pipelines/stories.py): one index over that time, so undated
+    articles are a range too, not a scan of every undated article."""
+    db.execute(
+        "create index if not exists articles_story_time "
+        "on articles (coalesce(published, first_seen))"
+    )

@@ -15,6 +15,7 @@ stored, so a change of library, seed or shingle size needs `newsmon stories --re
 from __future__ import annotations
 
 import hashlib
+import operator
 import re
 import sqlite3
 from array import array
@@ -29,6 +30,12 @@ SHINGLE_WORDS = 5
 # 42 bands of 3 rows: a pair at Jaccard 0.4 becomes a candidate with probability 0.94, one
 # at 0.1 with 0.04 (1 - (1 - J**3)**42). Candidates are then checked on the full signature.
 BANDS, ROWS = 42, 3
+# A band key that many stored texts share comes from boilerplate they all carry (a footer, a
+# standard paragraph), not from copying: it would make every new article with that boilerplate
+# a candidate of thousands, and the cost of a lookup grow with the archive. Only the most
+# recent texts of a band are candidates; copies of a wire story follow it within days, and a
+# real copy shares several bands anyway.
+BUCKET_CAP = 8
 # The title and lead, for telling the same event in other words.
 LEAD_WORDS = 60
 
@@ -66,7 +73,9 @@ def signature(text: str) -> list[int]:
 
 def similarity(first: list[int], second: list[int]) -> float:
     """Estimated Jaccard similarity of two texts' shingle sets."""
-    return sum(a == b for a, b in zip(first, second, strict=True)) / len(first)
+    if len(first) != len(second):
+        raise ValueError("signatures of different lengths")
+    return sum(map(operator.eq, first, second)) / len(first)
 
 
 def band_keys(sig: list[int]) -> list[int]:
@@ -141,13 +150,16 @@ class SketchIndex:
         self.conn.execute("delete from text_sketches where article_id = ?", [article_id])
 
     def candidates(self, sketch: Sketch, exclude: int) -> list[int]:
-        """Articles sharing at least one band with ``sketch``: one index probe per band."""
+        """Articles sharing at least one band with ``sketch``, newest first: one bounded
+        index range per band (at most ``BUCKET_CAP`` rows), whatever the archive's size."""
         keys = band_keys(sketch.signature)
-        placeholders = ", ".join("?" for _ in keys)
+        probe = (
+            "select * from (select article_id from sketch_bands where key = ? "
+            "and article_id != ? order by article_id desc limit ?)"
+        )
         rows = self.conn.execute(
-            f"select distinct article_id from sketch_bands where key in ({placeholders}) "
-            "and article_id != ?",
-            [*keys, exclude],
+            " union ".join([probe] * len(keys)) + " order by 1 desc",
+            [value for key in keys for value in (key, exclude, BUCKET_CAP)],
         )
         return [row[0] for row in rows]
 

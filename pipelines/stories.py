@@ -8,7 +8,10 @@ Every stored article belongs to exactly one story. An article joins the story of
   ``EVENT_WINDOW`` of it. A write-up that credits an agency ("based on reporting by AFP")
   needs less lead similarity to join that agency's copy than two unrelated texts do.
 
-An article matching several stories merges them (the lowest story id survives). Inside a
+An article matching several stories merges them (the lowest story id survives). Stories do
+not chain without end (A like B, B like C, ... each within two days): a same-event match joins
+a story only within ``EVENT_WINDOW`` of the story's first article, and no story spans more
+than ``STORY_SPAN`` from its first article to its last. Inside a
 story every article gets a role: ``original`` (a text of its own: wire copy or own reporting),
 ``republished`` (a near-duplicate of an earlier article, linked to it) or ``rewrite`` (credits
 an agency whose copy is in the story, linked to that copy), kept in ``story_links``.
@@ -25,7 +28,7 @@ import re
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
 from pipelines.neardup import Sketch, SketchIndex, similarity, term_similarity
@@ -47,6 +50,10 @@ CREDITED_EVENT_THRESHOLD = 0.2
 EVENT_WINDOW = timedelta(hours=48)
 # At most this many articles of the window are compared (the most recent, nearest in time).
 EVENT_CANDIDATES = 500
+# Licensees republish wire copy and updates follow for days, but a story never spans more
+# than a week: a copy weeks later is a new use of old text (an anniversary piece, a template
+# repeated daily) and starts a story of its own.
+STORY_SPAN = timedelta(days=7)
 
 # "Based on reporting by AFP and Reuters", "with reporting by Reuters", "compiled from AFP
 # reports": the article is a write-up of the agencies' copy, not the copy itself.
@@ -117,11 +124,29 @@ def _load(conn: sqlite3.Connection, where: str, params: Iterable[object]) -> lis
 
 
 def _parse(when: str) -> datetime:
-    return datetime.fromisoformat(when.replace("Z", "+00:00"))
+    """A stored time as an aware datetime (stored times are UTC, with or without "Z")."""
+    moment = datetime.fromisoformat(when.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _parse_or_none(when: str | None) -> datetime | None:
+    try:
+        return _parse(when) if when else None
+    except ValueError:
+        return None
 
 
 def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# The articles of a time window, with their leads: one range of the articles_story_time
+# index (m012), dated articles or not, never a scan of the archive.
+WINDOW_QUERY = """
+    select s.article_id, s.lead, a.agency from (
+      select id from articles where coalesce(published, first_seen) between ? and ?
+        and id != ? order by id desc limit ?
+    ) w join text_sketches s on s.article_id = w.id join articles a on a.id = w.id"""
 
 
 def same_event(
@@ -133,17 +158,7 @@ def same_event(
     except ValueError:
         return []
     start, end = _iso(moment - EVENT_WINDOW), _iso(moment + EVENT_WINDOW)
-    # Two indexed ranges (published; first_seen for undated articles), not a table scan.
-    rows = conn.execute(
-        """select s.article_id, s.lead, a.agency from (
-             select id from articles where published between ? and ? and id != ?
-             union
-             select id from articles where published is null
-               and first_seen between ? and ? and id != ?
-             order by id desc limit ?
-           ) w join text_sketches s on s.article_id = w.id join articles a on a.id = w.id""",
-        [start, end, article.id, start, end, article.id, EVENT_CANDIDATES],
-    )
+    rows = conn.execute(WINDOW_QUERY, [start, end, article.id, EVENT_CANDIDATES])
     found = []
     for other_id, lead, agency in rows.fetchall():
         score = term_similarity(sketch.lead, frozenset(lead.split()))
@@ -177,11 +192,10 @@ def assign(conn: sqlite3.Connection, article_id: int) -> int:
     index = SketchIndex(conn)
     index.add(article_id, sketch)
     matches = index.near_duplicates(sketch, article_id, DUPLICATE_THRESHOLD)
-    if not matches:
+    by_event = not matches
+    if by_event:
         matches = same_event(conn, article, sketch)
-    stories = _stories_of(conn, [aid for aid, _ in matches])
-    if article.story_id is not None:
-        stories.add(article.story_id)
+    stories = _joinable(conn, article, [aid for aid, _ in matches], by_event)
     if stories:
         story_id = min(stories)
         _merge(conn, story_id, stories - {story_id})
@@ -192,16 +206,64 @@ def assign(conn: sqlite3.Connection, article_id: int) -> int:
     return story_id
 
 
-def _stories_of(conn: sqlite3.Connection, article_ids: list[int]) -> set[int]:
+def _joinable(
+    conn: sqlite3.Connection, article: Member, matched: list[int], by_event: bool
+) -> set[int]:
+    """The stories the article joins: its own (a new version stays), then those of its
+    matches, best match first, as long as the story stays within ``STORY_SPAN`` and, for an
+    event told again in other words, within ``EVENT_WINDOW`` of the story's first article."""
+    ranked = list(dict.fromkeys(_stories_of(conn, matched)))
+    chosen = {article.story_id} if article.story_id is not None else set()
+    try:
+        moment = _parse(article.when)
+    except ValueError:  # no usable time: nothing to bound the story by
+        return chosen | set(ranked)
+    low = high = moment
+    for story_id, first, last in _story_times(conn, sorted(chosen) + ranked):
+        if first is None or last is None:  # no usable time: nothing to bound the story by
+            chosen.add(story_id)
+            continue
+        if story_id not in chosen:
+            if by_event and abs(moment - first) > EVENT_WINDOW:
+                continue
+            if max(high, last) - min(low, first) > STORY_SPAN:
+                continue
+            chosen.add(story_id)
+        low, high = min(low, first), max(high, last)
+    return chosen
+
+
+def _stories_of(conn: sqlite3.Connection, article_ids: list[int]) -> list[int]:
+    """The stories of ``article_ids``, in their order (an article's first match first)."""
     if not article_ids:
-        return set()
+        return []
     placeholders = ", ".join("?" for _ in article_ids)
-    rows = conn.execute(
-        f"select distinct story_id from articles where id in ({placeholders}) "
-        "and story_id is not null",
-        article_ids,
+    story_of = dict(
+        conn.execute(
+            f"select id, story_id from articles where id in ({placeholders}) "
+            "and story_id is not null",
+            article_ids,
+        ).fetchall()
     )
-    return {row[0] for row in rows}
+    return [story_of[aid] for aid in article_ids if aid in story_of]
+
+
+def _story_times(
+    conn: sqlite3.Connection, story_ids: list[int]
+) -> list[tuple[int, datetime | None, datetime | None]]:
+    """(story, first, last publication) of ``story_ids`` in their order; None when a time
+    cannot be read."""
+    if not story_ids:
+        return []
+    placeholders = ", ".join("?" for _ in story_ids)
+    rows = conn.execute(
+        f"select id, first_published, last_published from stories where id in ({placeholders})",
+        story_ids,
+    ).fetchall()
+    times = {
+        story_id: (_parse_or_none(first), _parse_or_none(last)) for story_id, first, last in rows
+    }
+    return [(sid, *times[sid]) for sid in dict.fromkeys(story_ids) if sid in times]
 
 
 def _new_story(conn: sqlite3.Connection) -> int:

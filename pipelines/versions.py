@@ -17,6 +17,7 @@ import sqlite_utils
 
 from crawler.items import Article
 from pipelines.database import write_transaction
+from pipelines.stories import assign as assign_story
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,8 @@ def stored_from_same_link(db: sqlite_utils.Database, article: Article) -> int | 
 
 def record_revision(db: sqlite_utils.Database, article_id: int, article: Article) -> Revision:
     """Make ``article`` the newest version of stored article ``article_id`` when its title or
-    text changed (one transaction: row, full-text index by trigger, version, page, seen_urls);
-    otherwise only move ``last_seen``."""
+    text changed (one transaction: row, full-text index by trigger, version, near-duplicate
+    sketch and story, page, seen_urls); otherwise only move ``last_seen``."""
     now = article.fetched
     with write_transaction(db):
         current = db.execute(
@@ -87,6 +88,9 @@ def record_revision(db: sqlite_utils.Database, article_id: int, article: Article
             latest += 1
             add_version(db, article_id, article, latest)
             db.table("articles").update(article_id, _newest_fields(article, now))
+            # The new text replaces the old one's sketch: copies of it are found, and it
+            # joins (or links to) the story its new text belongs to, keeping its own.
+            assign_story(db.conn, article_id)
             html = article.html.encode("utf-8")
             db.table("pages").upsert(
                 {

@@ -8,7 +8,9 @@ article has a story, the story row is right, merges, roles and links, rebuilds.
 from __future__ import annotations
 
 import json
+import random
 import sqlite3
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +18,19 @@ import pytest
 import sqlite_utils
 
 from crawler.dates import utc_now
+from crawler.items import Article
 from pipelines import stories
 from pipelines.database import migrations, open_database
-from pipelines.neardup import BANDS, Sketch, SketchIndex, band_keys, shingles, similarity
+from pipelines.neardup import (
+    BANDS,
+    BUCKET_CAP,
+    Sketch,
+    SketchIndex,
+    band_keys,
+    shingles,
+    similarity,
+)
+from pipelines.versions import record_revision
 from tests.conftest import DemoCrawl, run_newsmon
 
 PAIRS = json.loads(
@@ -58,6 +70,7 @@ def add(db: sqlite_utils.Database, item: dict[str, Any], n: int) -> int:
     )
     assert article_id is not None
     stories.assign(db.conn, article_id)
+    db.conn.commit()
     return article_id
 
 
@@ -122,10 +135,37 @@ def test_finding_copies_compares_only_the_texts_that_share_a_band() -> None:
     plan = " ".join(
         str(row)
         for row in db.execute(
-            "explain query plan select distinct article_id from sketch_bands where key in (1, 2)"
+            "explain query plan select article_id from sketch_bands where key = 1 "
+            "and article_id != 2 order by article_id desc limit 8"
         )
     )
-    assert "USING PRIMARY KEY" in plan or "USING COVERING INDEX" in plan
+    assert "USING PRIMARY KEY (key=?)" in plan and "TEMP B-TREE" not in plan
+
+
+def test_the_time_window_of_an_article_is_one_index_range_for_dated_and_undated_articles() -> None:
+    db = memory_archive()
+    # The same sale reported twice in other words: found through the window, not the bands.
+    wire = next(p for p in PAIRS if p["why"].endswith("in other words"))
+    undated = add(db, {**wire["a"], "published": None}, 1)  # its first sighting: now
+    write_up = add(db, {**wire["b"], "published": utc_now()}, 2)
+    assert story_of(db, undated) == story_of(db, write_up)
+    plan = " ".join(
+        str(row)
+        for row in db.execute("explain query plan " + stories.WINDOW_QUERY, ["a", "b", 1, 5])
+    )
+    assert "USING INDEX articles_story_time" in plan and "SCAN articles" not in plan
+
+
+def test_a_band_shared_by_many_texts_names_only_its_most_recent_as_candidates() -> None:
+    """Boilerplate every article carries makes a band common; looking up a new article must
+    not cost a comparison with all of them."""
+    db = memory_archive()
+    index = SketchIndex(db.conn)
+    text = PAIRS[0]["a"]["text"]
+    for article_id in range(1, 31):
+        index.add(article_id, Sketch.of("", text))
+    found = index.candidates(Sketch.of("", text), exclude=30)
+    assert found == list(range(29, 29 - BUCKET_CAP, -1))
 
 
 def test_every_article_gets_a_story_row_with_title_times_count_and_sources() -> None:
@@ -210,6 +250,109 @@ def test_a_new_version_of_an_article_keeps_its_story() -> None:
     stories.assign(db.conn, first)
     assert story_of(db, first) == before
     assert db.execute("select articles from stories where id = ?", [before]).fetchone() == (1,)
+
+
+def revision(db: sqlite_utils.Database, article_id: int, title: str, text: str) -> Article:
+    """A new fetch of stored article ``article_id`` whose title and text changed."""
+    (row,) = db.query("select * from articles where id = ?", [article_id])
+    return Article(
+        source=row["source"],
+        url=row["url"],
+        key=row["url_key"],
+        requested_url=row["url"],
+        requested_key=row["url_key"],
+        title=title,
+        text=text,
+        published=row["published"],
+        modified=None,
+        authors=[],
+        language="en",
+        description=None,
+        site=row["site"] or "",
+        agency=row["agency"],
+        fetched=utc_now(),
+        discovered_via="sitemap",
+        html="<html></html>",
+        content_hash="revised",
+    )
+
+
+def test_a_revised_text_replaces_its_sketch_and_joins_the_story_of_its_new_copy() -> None:
+    db = memory_archive()
+    wire = next(p for p in PAIRS if p["kind"] == "reprint")
+    unrelated = next(p for p in PAIRS if p["kind"] == "unrelated")["b"]  # another story
+    original = add(db, {**wire["a"], "source": "afp", "agency": "AFP"}, 1)
+    # First fetched as another text (a placeholder, an earlier story at the same address).
+    stub = add(db, {**unrelated, "published": wire["b"]["published"], "agency": "AFP"}, 2)
+    assert story_of(db, stub) != story_of(db, original)
+    old_keys = set(band_keys(Sketch.of(unrelated["title"], unrelated["text"]).signature))
+
+    record_revision(db, stub, revision(db, stub, wire["b"]["title"], wire["b"]["text"]))
+
+    bands = {
+        key for (key,) in db.execute("select key from sketch_bands where article_id = ?", [stub])
+    }
+    assert bands == set(band_keys(Sketch.of(wire["b"]["title"], wire["b"]["text"]).signature))
+    assert bands.isdisjoint(old_keys)  # the old text's bands are gone
+    assert story_of(db, stub) == story_of(db, original)
+    assert db.execute("select count(*) from stories").fetchone() == (1,)
+    assert db.execute(
+        "select story_role, linked_id, relation from articles join story_links "
+        "on article_id = id where id = ?",
+        [stub],
+    ).fetchone() == ("republished", original, "copy_of")
+
+
+def test_an_unchanged_fetch_leaves_the_story_and_sketch_alone() -> None:
+    db = memory_archive()
+    pair = next(p for p in PAIRS if p["kind"] == "reprint")
+    first = add(db, pair["a"], 1)
+    bands = db.execute("select key from sketch_bands order by key").fetchall()
+    same = revision(db, first, pair["a"]["title"], pair["a"]["text"])
+    same.content_hash = db.execute("select content_hash from articles").fetchone()[0]
+    assert not record_revision(db, first, same).changed
+    assert db.execute("select key from sketch_bands order by key").fetchall() == bands
+
+
+def at(hours: float) -> str:
+    return (datetime(2024, 5, 1, tzinfo=UTC) + timedelta(hours=hours)).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+
+
+def groups(db: sqlite_utils.Database, ids: list[int]) -> list[list[int]]:
+    """The articles ``ids`` grouped by story, in order."""
+    by_story: dict[int, list[int]] = {}
+    for article_id in ids:
+        by_story.setdefault(story_of(db, article_id), []).append(article_id)
+    return list(by_story.values())
+
+
+def test_the_same_event_told_again_joins_only_within_the_window_of_the_storys_start() -> None:
+    """A~B, B~C, C~D, each within 48 h, must not grow one story for ever."""
+    db = memory_archive()
+    lead = PAIRS[0]["a"]["text"].split()[:60]
+    ids = []
+    for n, hours in enumerate([0, 40, 80, 120]):
+        # The same event in other words: the lead's words in another order (no 5-word run
+        # in common, so never a near-duplicate).
+        words = random.Random(n).sample(lead, len(lead))
+        item = {"title": PAIRS[0]["a"]["title"], "text": " ".join(words), "published": at(hours)}
+        ids.append(add(db, item, n))
+    a, b, c, d = ids
+    assert groups(db, ids) == [[a, b], [c, d]]
+
+
+def test_copies_of_one_text_weeks_apart_start_a_new_story() -> None:
+    db = memory_archive()
+    wire = next(p for p in PAIRS if p["kind"] == "reprint")["a"]
+    ids = [
+        add(db, {**wire, "text": f"CITY {n} (AFP) - {wire['text']}", "published": at(48 * n)}, n)
+        for n in range(6)  # the same copy every other day for ten days
+    ]
+    assert groups(db, ids) == [ids[:4], ids[4:]]
+    spans = db.execute("select first_published, last_published from stories order by id")
+    assert spans.fetchall() == [(at(0), at(144)), (at(192), at(240))]
 
 
 @pytest.mark.parametrize(
