@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +20,13 @@ import sqlite_utils
 from tests.siteserver import FIXTURES, Site, origin_map_args, serve_sites
 
 ROOT = Path(__file__).parent.parent
-# Politeness off: the loopback sites are ours. The captures are years old, so no live window
-# (tests/test_versions.py tests the window itself).
-FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=false", "-s", "NEWSMON_LIVE_DAYS=0"]
+# Politeness off: the loopback sites are ours. One extraction worker: the fixture crawls are a
+# few pages each, and a second worker's start-up (a second of CPU) would be most of a test's
+# cost (tests/test_workers.py tests the pool's size). The captures are years old, so no live
+# window (tests/test_versions.py tests the window itself).
+WORKER = ["-s", "NEWSMON_EXTRACT_WORKERS=1"]
+FAST = [*WORKER, "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=false"]
+FAST += ["-s", "NEWSMON_LIVE_DAYS=0"]
 
 
 def expected_articles() -> list[dict[str, Any]]:
@@ -56,6 +64,43 @@ def crawl(sites: dict[str, Site], tmp_path: Path) -> Any:
 
     run.db_path = db_path  # type: ignore[attr-defined]
     return run
+
+
+@dataclass
+class DemoCrawl:
+    """The fixture sites crawled once by `newsmon crawl`, as a user's first run would."""
+
+    db_path: Path
+    result: subprocess.CompletedProcess[str]
+    sites: dict[str, Site]  # still serving: their request logs are this crawl's
+
+    def copy(self, directory: Path) -> Path:
+        """A copy of the archive, with its logs, of one's own to read or change."""
+        target = directory / "news.db"
+        logs, target_logs = (path.with_name(path.name + ".logs") for path in (self.db_path, target))
+        shutil.copytree(logs, target_logs)
+        with (
+            contextlib.closing(sqlite3.connect(self.db_path)) as source,
+            contextlib.closing(sqlite3.connect(target)) as copy,
+        ):
+            source.backup(copy)
+            copy.execute(
+                "update crawl_runs set log_path = replace(log_path, ?, ?)",
+                [str(logs), str(target_logs)],
+            )
+            copy.commit()
+        return target
+
+
+@pytest.fixture(scope="session")
+def demo_crawl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoCrawl]:
+    """One crawl shared by every module that only needs its results (each takes a copy):
+    a crawl of the three sources costs more CPU than most modules' tests together."""
+    db_path = tmp_path_factory.mktemp("demo") / "news.db"
+    with serve_sites() as running:
+        result = run_newsmon("crawl", "--db", str(db_path), *FAST, *origin_map_args(running))
+        assert result.returncode == 0, result.stdout + result.stderr
+        yield DemoCrawl(db_path, result, running)
 
 
 def open_db(path: Path) -> sqlite_utils.Database:

@@ -9,19 +9,12 @@ from typing import Any
 import pytest
 
 from review.digest import parse_since
-from tests.conftest import expected_articles, run_newsmon
+from tests.conftest import DemoCrawl, expected_articles, run_newsmon
 
 
 @pytest.fixture(scope="module")
-def crawled(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.conftest import FAST
-    from tests.siteserver import origin_map_args, serve_sites
-
-    db_path = tmp_path_factory.mktemp("digest") / "news.db"
-    with serve_sites() as sites:
-        result = run_newsmon("crawl", "--db", str(db_path), *FAST, *origin_map_args(sites))
-    assert result.returncode == 0, result.stderr
-    return db_path
+def crawled(demo_crawl: DemoCrawl, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return demo_crawl.copy(tmp_path_factory.mktemp("digest"))
 
 
 def test_digest_lists_every_new_article_with_its_site_and_link(crawled: Path) -> None:

@@ -19,13 +19,10 @@ NOT_STORED = [a for a in expected_articles() if not a["stored"]]
 
 
 @pytest.fixture(scope="module")
-def crawled_sites(tmp_path_factory):
-    """One crawl of all three sources, shared by the tests that only read its results."""
-    db_path = tmp_path_factory.mktemp("crawl") / "news.db"
-    with serve_sites() as running:
-        result = run_newsmon("crawl", "--db", str(db_path), *FAST, *origin_map_args(running))
-        assert result.returncode == 0, result.stdout + result.stderr
-        yield open_db(db_path), result, running
+def crawled_sites(demo_crawl, tmp_path_factory):
+    """The shared crawl of all three sources, for the tests that only read its results."""
+    db_path = demo_crawl.copy(tmp_path_factory.mktemp("crawl"))
+    return open_db(db_path), demo_crawl.result, demo_crawl.sites
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import html as html_lib
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from hypothesis import given, settings
@@ -14,8 +15,9 @@ from lxml import html as lxml_html
 from scrapy.utils.test import get_crawler
 
 from crawler.items import Page
-from crawler.sources import load_sites
+from crawler.sources import SiteQuirks, load_sites
 from pipelines import Rejected
+from pipelines.explain import canonical_url
 from pipelines.extract import ExtractPipeline, extract_page
 from pipelines.precheck import PreCheck, page_may_be_relevant
 from pipelines.relevance import compile_terms, score
@@ -32,9 +34,17 @@ PAGES = sorted((FIXTURES / "real").rglob("*.html")) + sorted(
 QUIRKS = [None, *load_sites().values()]
 
 
+def quirks_for(page_html: str) -> list[SiteQuirks | None]:
+    """The rules a crawl could extract this page with: the generic ones, and the selectors of
+    the site the page says it belongs to (every site's when it names none)."""
+    url = canonical_url(page_html)
+    own = [q for q in QUIRKS[1:] if q and url and urlsplit(url).hostname in q.hosts]
+    return [None, *own] if url else QUIRKS
+
+
 def names_a_term(page_html: str, url: str, *, every_quirk: bool) -> bool:
-    """Does any extraction of the page (generic, or with a site's selectors) name a term?"""
-    for quirks in QUIRKS if every_quirk else [None]:
+    """Does any extraction of the page (generic, or with its site's selectors) name a term?"""
+    for quirks in quirks_for(page_html) if every_quirk else [None]:
         extracted = extract_page(page_html, url, quirks=quirks)
         if extracted and score(extracted.title, extracted.text, TERMS).matched:
             return True

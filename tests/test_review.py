@@ -34,7 +34,7 @@ from pipelines.versions import record_revision
 from review.headers import content_security_policy, script_hash
 from review.search import rewrite
 from review.serve import datasette_for, metadata_for
-from tests.conftest import FAST, ROOT, expected_articles, open_db, run_newsmon
+from tests.conftest import FAST, ROOT, DemoCrawl, expected_articles, open_db, run_newsmon
 from tests.siteserver import origin_map_args, serve_sites
 
 CHROMIUM = "/usr/bin/chromium"
@@ -46,12 +46,9 @@ SCREENSHOT_DIR = (
 
 
 @pytest.fixture(scope="module")
-def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def archive(demo_crawl: DemoCrawl, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real crawl of the fixture sites, plus one caught duplicate and one hostile text."""
-    db_path = tmp_path_factory.mktemp("review") / "news.db"
-    with serve_sites() as sites:
-        result = run_newsmon("crawl", "--db", str(db_path), *FAST, *origin_map_args(sites))
-    assert result.returncode == 0, result.stderr
+    db_path = demo_crawl.copy(tmp_path_factory.mktemp("review"))
     store = Archive(open_database(db_path))
     original = (
         "https://www.rferl.org/a/un-security-council-libya-russia-foreign-fighters/31003211.html"

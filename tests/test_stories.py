@@ -31,8 +31,7 @@ from pipelines.neardup import (
     similarity,
 )
 from pipelines.versions import record_revision
-from tests.conftest import FAST, run_newsmon
-from tests.siteserver import origin_map_args, serve_sites
+from tests.conftest import DemoCrawl, run_newsmon
 
 PAIRS = json.loads(
     (Path(__file__).parent / "fixtures/stories/labelled_pairs.json").read_text("utf-8")
@@ -414,12 +413,6 @@ def test_only_credit_lines_make_a_write_up(text: str, expected: set[str]) -> Non
     assert stories.credited_agencies(text) == expected
 
 
-def crawl_demo_sites(db_path: Path) -> None:
-    with serve_sites() as sites:
-        result = run_newsmon("crawl", "--db", str(db_path), *FAST, *origin_map_args(sites))
-    assert result.returncode == 0, result.stderr
-
-
 def story_layout(db_path: Path) -> list[tuple[Any, ...]]:
     conn = sqlite3.connect(db_path)
     try:
@@ -432,10 +425,8 @@ def story_layout(db_path: Path) -> list[tuple[Any, ...]]:
 
 
 @pytest.fixture(scope="module")
-def crawled(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db_path = tmp_path_factory.mktemp("stories") / "news.db"
-    crawl_demo_sites(db_path)
-    return db_path
+def crawled(demo_crawl: DemoCrawl, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return demo_crawl.copy(tmp_path_factory.mktemp("stories"))
 
 
 def test_a_crawl_groups_wire_copies_and_the_write_up_across_three_sites(crawled: Path) -> None:

@@ -17,7 +17,7 @@ import pytest
 
 from pipelines.store import Archive
 from pipelines.versions import paragraph_diff
-from tests.conftest import open_db, run_newsmon
+from tests.conftest import WORKER, open_db, run_newsmon
 from tests.siteserver import FIXTURES, REVISED_STORY, Route, Site, publish_revision
 
 TEMPLATE = (
@@ -121,6 +121,7 @@ class RferlSite:
             "DOWNLOAD_DELAY=0",
             "-s",
             "AUTOTHROTTLE_ENABLED=false",
+            *WORKER,
             *[arg for setting in settings for arg in ("-s", setting)],
             "--origin-map",
             f"https://www.rferl.org={self.site.origin}",
