@@ -43,7 +43,7 @@ from scrapy import Request
 from scrapy.http import HtmlResponse
 
 from bench import timed_crawl
-from bench.crawl_throughput import HOST, SOURCES, make_pages, serve
+from bench.crawl_throughput import HOST, SOURCES, make_pages, served
 from bench.scale_archive import build_archive
 from crawler.dates import utc_now
 from crawler.items import Article
@@ -451,15 +451,12 @@ def main(argv: list[str] | None = None) -> int:
                 failures.append(f"{timing.path}: {timing.cpu:.2f} CPU s, HTTP {timing.status}")
         if not args.no_crawl:
             section(f"newsmon crawl of {args.pages} pages, end to end")
-            site = serve(make_pages(args.pages))
             sources = work / "sources.toml"
             sources.write_text(SOURCES)
-            try:
+            with served(make_pages(args.pages)) as (origin, _):
                 # Into the archive of step 1 (it holds the same stored copies as the big one).
-                empty_s, empty_n = crawl_seconds(empty, site.origin, sources)
-                big_s, big_n = crawl_seconds(big, site.origin, sources)
-            finally:
-                site.stop()
+                empty_s, empty_n = crawl_seconds(empty, origin, sources)
+                big_s, big_n = crawl_seconds(big, origin, sources)
             print(f"into a near-empty archive: {empty_s:.1f} s, {empty_n} stored")
             print(f"into {articles:,} articles: {big_s:.1f} s, {big_n} stored")
             if empty_n and big_n:

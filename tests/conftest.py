@@ -105,3 +105,16 @@ def demo_crawl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoCrawl]:
 
 def open_db(path: Path) -> sqlite_utils.Database:
     return sqlite_utils.Database(path)
+
+
+# The modules that take longest, first: xdist hands each worker whole modules in collection
+# order (--dist loadfile), so a long one collected last would run alone at the end.
+LONGEST_FIRST = ("test_crash_safety.py", "test_backfill.py", "test_versions.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: each module's tests keep their order

@@ -1,4 +1,4 @@
-"""kill -9 at random points of a 120-page crawl, ten times, each followed by a rerun: the
+"""kill -9 at random points of a 200-page crawl, ten times, each followed by a rerun: the
 archive stays intact and ends up with exactly the articles of one clean run, none twice, and
 no process of a killed crawl (its extraction workers) outlives it.
 
@@ -24,7 +24,7 @@ from tests.siteserver import Route, Site
 from tests.test_faults import article
 from tests.test_workers import live_processes, wait_until_gone
 
-PAGES = 120
+PAGES = 200
 KILLS = 10
 HOST = "crash.newsmon.test"
 SOURCES = f"""
@@ -121,7 +121,7 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(
     monkeypatch.setenv("NEWSMON_SOURCES", str(sources))
     # The clean run, for reference, runs beside the killed ones (its own database): the
     # kill loop mostly waits, so this costs no extra wall time.
-    site.delay = 0.15  # type: ignore[attr-defined]  # so each kill lands mid-crawl
+    site.delay = 0.12  # type: ignore[attr-defined]  # so each kill lands mid-crawl
     clean_db = tmp_path / "clean.db"
     # Its own copy of the declarations: the process counts below find the killed crawls'
     # processes by the declarations file in their environment, and must not count these.
