@@ -8,23 +8,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
+from scrapy.http import HtmlResponse
+from scrapy.settings import Settings
 
+from crawler.encoding import page_text
 from crawler.sources import SourceError, load_sites
-
-if TYPE_CHECKING:
-    from scrapy.settings import Settings
-
-    from pipelines.explain import Explanation
+from crawler.urls import canonicalize_url
+from pipelines.explain import Explanation, canonical_url, explain_page, source_for
+from pipelines.relevance import compile_terms
 
 TEXT_PREVIEW_CHARS = 400
 
 
 def crawl_settings(overrides: dict[str, str]) -> Settings:
-    from scrapy.settings import Settings  # Scrapy only when a command needs it (see cli.py)
-
     settings = Settings()
     settings.setmodule("crawler.settings", priority="project")
     settings.setdict(overrides, priority="cmdline")
@@ -61,9 +59,6 @@ def extract(
 
     Exits 0 when every file was read, whatever the decisions.
     """
-    from crawler.urls import canonicalize_url
-    from pipelines.explain import canonical_url, explain_page, source_for
-    from pipelines.relevance import compile_terms
     from scheduler.cli import BadArgument, declared_sources, parse_settings
 
     if url and len(files) > 1:
@@ -112,10 +107,6 @@ def extract(
 
 def read_page(path: Path, url: str | None) -> str:
     """The page's text in its right encoding, decided as for a fetched page."""
-    from scrapy.http import HtmlResponse
-
-    from crawler.encoding import page_text
-
     body = path.read_bytes()
     response = HtmlResponse(url=url or path.resolve().as_uri(), body=body)
     return page_text(response)[0]
