@@ -15,6 +15,7 @@ from review.plugin import (
     register_output_renderer,
     register_routes,
     render_cell,
+    startup,
 )
 
 __all__ = [
@@ -27,4 +28,5 @@ __all__ = [
     "register_output_renderer",
     "register_routes",
     "render_cell",
+    "startup",
 ]

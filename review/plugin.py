@@ -8,6 +8,7 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
+import rich
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 from markupsafe import Markup, escape
@@ -191,6 +192,11 @@ def menu_links(datasette: Any) -> list[dict[str, str]]:
 
 @hookimpl
 def startup(datasette: Any) -> None:
+    # Datasette 0.65 prints every exception with rich when rich is installed (newsmon needs
+    # it for backfill's progress), locals and all: each mistyped URL would write a 40-line
+    # traceback to the server's log. Quiet rich's console in this process; a real error is
+    # still printed, by Datasette's plain traceback.print_exc().
+    rich.reconfigure(quiet=True)
     for database in datasette.databases.values():
         if database.name != "_internal":
             counts.count_only_visible_tables(datasette, database)

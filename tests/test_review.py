@@ -90,6 +90,7 @@ def revise(store: Archive, url: str) -> None:
 def get(db_path: Path, path: str) -> Any:
     async def fetch() -> Any:
         datasette = Datasette([str(db_path)], metadata=metadata_for(db_path))
+        await datasette.invoke_startup()  # as `datasette serve` does before it listens
         return await datasette.client.get(path)
 
     return asyncio.run(fetch())
@@ -108,6 +109,15 @@ def test_search_finds_the_article_by_a_libyan_name(archive: Path) -> None:
         found[0]["title"]
         == "Libya oil output falls as Haftar-aligned groups blockade eastern ports"
     )
+
+
+def test_a_page_that_does_not_exist_is_a_404_with_no_traceback_in_the_servers_log(
+    archive: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    for path in ("/nope", "/news/articles/999999", "/news/crawl_runs/999999/log"):
+        assert get(archive, path).status_code == 404
+    out, err = capfd.readouterr()
+    assert "Traceback" not in out + err
 
 
 @pytest.mark.parametrize(
@@ -716,3 +726,18 @@ def test_a_runs_log_path_opens_its_log_as_text(archive: Path) -> None:
     assert log.headers["content-type"] == "text/plain; charset=utf-8"
     assert log.content == Path(run["log_path"]).read_bytes()
     assert b"Scrapy" in log.content and b"Stored https://www.rferl.org/a/" in log.content
+
+
+def test_every_datasette_hook_newsmon_defines_is_registered() -> None:
+    """Datasette registers the `review` package: a hook defined in one of its modules and not
+    exported there is silently never called."""
+    import importlib
+    import pkgutil
+
+    import review
+
+    for module_info in pkgutil.iter_modules(review.__path__):
+        module = importlib.import_module(f"review.{module_info.name}")
+        for name, value in vars(module).items():
+            if callable(value) and hasattr(value, "datasette_impl"):
+                assert getattr(review, name, None) is value, f"review.{module_info.name}.{name}"
