@@ -6,7 +6,7 @@ an attack. Every value here can be overridden per run with ``-s NAME=VALUE``.
 
 import os
 
-from scrapy.settings import default_settings
+from crawler.scrapy_defaults import scrapy_default_settings
 
 BOT_NAME = "newsmon"
 SPIDER_MODULES = ["crawler.spiders"]
@@ -74,12 +74,12 @@ DUPEFILTER_CLASS = "pipelines.dedupe.RunDupeFilter"
 # process's start-up (docs/PERFORMANCE.md).
 DOWNLOADER_MIDDLEWARES_BASE = {
     name: order
-    for name, order in default_settings.DOWNLOADER_MIDDLEWARES_BASE.items()
+    for name, order in scrapy_default_settings()["DOWNLOADER_MIDDLEWARES_BASE"].items()
     if name != "scrapy.downloadermiddlewares.cookies.CookiesMiddleware"
 }
 EXTENSIONS_BASE = {
     name: order
-    for name, order in default_settings.EXTENSIONS_BASE.items()
+    for name, order in scrapy_default_settings()["EXTENSIONS_BASE"].items()
     if name != "scrapy.extensions.remote_control.RemoteControl"
 }
 DOWNLOADER_MIDDLEWARES = {

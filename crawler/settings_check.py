@@ -18,12 +18,13 @@ import json
 import logging
 import math
 from types import ModuleType
-from typing import Any
-
-from scrapy.crawler import Crawler
-from scrapy.settings import SETTINGS_PRIORITIES, default_settings
+from typing import TYPE_CHECKING, Any
 
 from crawler import settings as project_settings
+from crawler.scrapy_defaults import scrapy_default_settings
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def _declared(module: ModuleType) -> dict[str, Any]:
 
 def known_settings() -> dict[str, Any]:
     """Every setting newsmon or Scrapy declares, with the default that is in effect."""
-    return {**_declared(default_settings), **_declared(project_settings)}
+    return {**scrapy_default_settings(), **_declared(project_settings)}
 
 
 def _expected(default: Any) -> tuple[str, Any] | None:
@@ -114,6 +115,8 @@ class SettingsCheck:
     the crawl before its spider opens (so no run is recorded), an unknown name is logged."""
 
     def __init__(self, crawler: Crawler):
+        from scrapy.settings import SETTINGS_PRIORITIES  # loaded already: this is a crawl
+
         settings = crawler.settings
         from_command_line = {
             name: value
