@@ -29,14 +29,14 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import itertools
 import json
 import random
 import re
 import sqlite3
 import time
 import zlib
-from array import array
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -99,6 +99,28 @@ ARTICLE_COLUMNS = (
     "content_hash, requested_url, discovered_via, credit, story_id, story_role"
 )
 DISTINCT_REQUESTED_URL = 0.30
+# The tables written with each article, in the order of _write_articles' lists.
+TABLES = (
+    f"articles ({ARTICLE_COLUMNS})",
+    "article_versions",
+    f"seen_urls ({SEEN_COLUMNS})",
+    "fetch_state",
+    f"duplicates ({DUPLICATE_COLUMNS})",
+    "story_links",
+    "text_sketches",
+)
+VIA = ("news_sitemap", "rss", "sitemap", "listing")
+# (cumulative share, articles a story will have): 60% alone, a few large ones.
+STORY_SIZES = [(0.60, 1), (0.75, 2), (0.87, 3), (0.96, 5), (1.0, 12)]
+# (relevance, matched terms): "Libya" named 1-5 times, "Tripoli" 0-2.
+TERMS = [
+    (float(libya + tripoli), json.dumps({"Libya": libya, "Tripoli": tripoli}))
+    for libya in range(1, 6)
+    for tripoli in range(3)
+]
+# Texts cut from the templates once (3-4 real stories each, in random order); every article
+# takes one and adds its own sentence, so the build does not re-assemble a text per article.
+TEXT_VARIANTS = 4096
 
 
 @dataclass
@@ -128,6 +150,17 @@ class Templates:
         return cls(stories, pages)
 
 
+@dataclass(frozen=True)
+class Body:
+    """A text cut from the real stories, with the place of an article's own sentence."""
+
+    title: str
+    slug: str
+    head: str  # the paragraphs before the sentence, each followed by a blank line
+    tail: str  # the paragraphs after it, each preceded by one
+    lead: str  # the lead terms (pipelines.neardup.lead_terms) of title and first paragraphs
+
+
 @dataclass
 class Story:
     id: int
@@ -150,6 +183,11 @@ class BuildReport:
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")[:19] + "Z"
+
+
+def _stamp(seconds: float) -> str:
+    """An ISO 8601 UTC timestamp, as ``_iso`` writes it, of seconds since the epoch."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
 def _gzip_member(data: bytes) -> bytes:
@@ -181,9 +219,8 @@ def _slug(title: str) -> str:
     return "-".join(_WORDS.findall(title.lower()))[:80]
 
 
-def _url(source: str, site: str, title: str, serial: int) -> tuple[str, str]:
+def _url(source: str, site: str, slug: str, serial: int) -> tuple[str, str]:
     """(url, dedupe key) as the crawl makes them."""
-    slug = _slug(title)
     if source == "rferl":
         url = f"https://{site}/a/{slug}/{30_000_000 + serial}.html"
         return url, f"rferl:{30_000_000 + serial}"
@@ -192,21 +229,33 @@ def _url(source: str, site: str, title: str, serial: int) -> tuple[str, str]:
 
 
 class Builder:
-    def __init__(self, path: Path, articles: int, seed: int, now: datetime):
+    def __init__(
+        self, path: Path, articles: int, seed: int, now: datetime, pages_days: float | None
+    ):
         self.path = path
         self.n = articles
         self.rng = random.Random(seed)
         self.now = now
+        self.pages_days = pages_days
         self.templates = Templates.load()
         self.rows: dict[str, int] = {}
         self.stories: dict[int, Story] = {}
         self.open_stories: list[Story] = []
-        self.leads: dict[tuple[str, str], str] = {}
+        self.bodies = self._bodies(TEXT_VARIANTS)
+        self.authors = [json.dumps([f"Reporter {k}"]) for k in range(400)]
+        days = self.n / PER_DAY
+        self.start = (now - timedelta(days=days)).replace(tzinfo=UTC).timestamp()
+        self.step = days * 86400 / self.n
+        self.fetched: list[tuple[str, str]] = []  # (url, last_seen): the pages, written last
 
     # --- the run ------------------------------------------------------------------------
 
     def build(self) -> BuildReport:
         started = time.perf_counter()
+
+        def progress(what: str) -> None:
+            print(f"  {what} ({time.perf_counter() - started:.0f} s)", flush=True)
+
         open_database(self.path).close()  # the real schema, by the project's migrations
         conn = sqlite3.connect(self.path, isolation_level=None)
         conn.execute("PRAGMA journal_mode = OFF")
@@ -214,35 +263,36 @@ class Builder:
         conn.execute("PRAGMA cache_size = -1000000")  # 1 GB
         conn.execute("PRAGMA locking_mode = EXCLUSIVE")
         deferred = self._drop_indexes_and_triggers(conn)
-        conn.execute("create temp table bands (key integer, article_id integer)")
         conn.execute("BEGIN")
         for done in range(0, self.n, BATCH):
             self._write_articles(conn, done, min(done + BATCH, self.n))
             if (done // BATCH) % 20 == 19:
                 conn.execute("COMMIT")
                 conn.execute("BEGIN")
-                print(f"  {done + BATCH:>9,} articles ({time.perf_counter() - started:.0f} s)")
+                progress(f"{done + BATCH:>9,} articles")
+        self._write_bands(conn)
         self._write_stories(conn)
         self._write_runs(conn)
         conn.execute("COMMIT")
-        print(f"  rows written ({time.perf_counter() - started:.0f} s); building indexes")
+        progress("rows written; building indexes")
         conn.execute("BEGIN")
-        conn.execute(
-            "insert into sketch_bands (key, article_id) "
-            "select key, article_id from bands order by key, article_id"
-        )
-        conn.execute("drop table bands")
         for sql in deferred:
             conn.execute(sql)
         conn.execute("COMMIT")
-        print(f"  indexes built ({time.perf_counter() - started:.0f} s); full-text index")
+        progress("indexes built; full-text index")
         conn.execute("insert into articles_fts (articles_fts) values ('rebuild')")
+        progress("full-text index built; raw pages")
+        # Last, so that the articles' and versions' pages lie together in the file (and in
+        # the OS cache) while the indexes above read them.
+        conn.execute("BEGIN")
+        self._write_pages(conn)
+        conn.execute("COMMIT")
+        progress("raw pages written")
         # No ANALYZE: a real archive has no statistics either, and the planner must do well
         # without them.
         conn.execute("PRAGMA locking_mode = NORMAL")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.close()
-        self.rows["sketch_bands"] = self.rows.pop("temp.bands", 0)
         return BuildReport(self.n, time.perf_counter() - started, self.rows)
 
     def _drop_indexes_and_triggers(self, conn: sqlite3.Connection) -> list[str]:
@@ -258,65 +308,79 @@ class Builder:
             sql for kind, _, sql in rows if kind == "trigger"
         ]
 
-    def _insert(self, conn: sqlite3.Connection, table: str, rows: list[tuple[Any, ...]]) -> None:
-        if not rows:
+    def _insert(
+        self, conn: sqlite3.Connection, table: str, rows: Iterable[tuple[Any, ...]]
+    ) -> None:
+        """Insert ``rows`` (all of one width) into ``table`` ("name (columns)" or "name")."""
+        rows = iter(rows)
+        first = next(rows, None)
+        if first is None:
             return
-        marks = ", ".join("?" * len(rows[0]))
-        conn.executemany(f"insert into {table} values ({marks})", rows)
+        marks = ", ".join("?" * len(first))
+        before = conn.total_changes
+        conn.executemany(f"insert into {table} values ({marks})", itertools.chain([first], rows))
         name = table.split()[0]
-        self.rows[name] = self.rows.get(name, 0) + len(rows)
+        self.rows[name] = self.rows.get(name, 0) + conn.total_changes - before
 
     # --- articles and everything written with them --------------------------------------
 
-    def _moment(self, i: int) -> datetime:
-        days = self.n / PER_DAY
-        start = self.now - timedelta(days=days)
-        offset = i * days * 86400 / self.n + self.rng.uniform(-1800, 1800)
-        return start + timedelta(seconds=offset)
-
-    def _text(self, i: int) -> tuple[str, str, str]:
-        """Title, text and the lead terms of the text."""
-        stories = self.templates.stories
-        parts = self.rng.sample(stories, self.rng.choice((3, 3, 4)))
-        title = parts[0][0]
-        paragraphs = [p for _, body in parts for p in body]
-        # After the lead (so the lead terms of a template pair can be kept once).
-        where = self.rng.randrange(min(2, len(paragraphs)), len(paragraphs) + 1)
-        paragraphs.insert(
-            where, f"Report {i} from the Libya desk, filed {self.rng.randrange(10**6)}."
-        )
-        lead_key = (title, parts[1][0])
-        if lead_key not in self.leads:
-            self.leads[lead_key] = " ".join(sorted(lead_terms(title, " ".join(paragraphs[:2]))))
-        return title, "\n\n".join(paragraphs), self.leads[lead_key]
+    def _bodies(self, count: int) -> list[Body]:
+        """Texts of 3-4 real stories in random order, each with the place where an article's
+        own sentence goes (after the lead, so lead terms are those of the real stories)."""
+        rng, stories = self.rng, self.templates.stories
+        bodies = []
+        for _ in range(count):
+            parts = rng.sample(stories, rng.choice((3, 3, 4)))
+            title = parts[0][0]
+            paragraphs = [p for _, body in parts for p in body]
+            where = rng.randrange(min(2, len(paragraphs)), len(paragraphs) + 1)
+            head, tail = paragraphs[:where], paragraphs[where:]
+            lead = " ".join(sorted(lead_terms(title, " ".join(paragraphs[:2]))))
+            bodies.append(
+                Body(
+                    title,
+                    _slug(title),
+                    "".join(p + "\n\n" for p in head),
+                    "".join("\n\n" + p for p in tail),
+                    lead,
+                )
+            )
+        return bodies
 
     def _write_articles(self, conn: sqlite3.Connection, first: int, end: int) -> None:
-        articles, versions, pages, seen, fetch, dupes, links, sketches, bands = (
-            [] for _ in range(9)
+        rows: dict[str, list[tuple[Any, ...]]] = {}
+        articles, versions, seen, fetch, dupes, links, sketches = (
+            rows.setdefault(table, []) for table in TABLES
         )
         rng = self.rng
+        rand = rng.random
+        bodies, authors, fetched = self.bodies, self.authors, self.fetched
         for i in range(first, end):
             article_id = i + 1
             source, site, agency = _pick_source(rng)
-            title, text, lead = self._text(i)
-            moment = self._moment(i)
-            published = _iso(moment)
-            first_seen = _iso(moment + timedelta(minutes=rng.randrange(5, 90)))
-            last_seen = _iso(moment + timedelta(hours=rng.randrange(1, 72)))
-            url, key = _url(source, site, title, i)
+            body = bodies[int(rand() * len(bodies))]
+            title = body.title
+            filed = int(rand() * 1_000_000)
+            text = f"{body.head}Report {i} from the Libya desk, filed {filed}.{body.tail}"
+            moment = self.start + i * self.step + (rand() - 0.5) * 3600
+            published = _stamp(moment)
+            first_seen = _stamp(moment + 60 * (5 + int(rand() * 85)))
+            last_seen = _stamp(moment + 3600 * (1 + int(rand() * 71)))
+            url, key = _url(source, site, body.slug, i)
             requested = url
-            if rng.random() < DISTINCT_REQUESTED_URL:
+            if rand() < DISTINCT_REQUESTED_URL:
                 requested = f"{url}?utm_source=rss&utm_medium={i}"
-            language = rng.choices(("en", "fr", "ar"), (90, 5, 5))[0]
-            credit = [f"byline: {agency}"] if agency else []
-            if agency is None and rng.random() < 0.1:
-                agency, credit = "AFP, Reuters", ["credit line: with AFP and Reuters"]
-            terms = {"Libya": rng.randrange(1, 6), "Tripoli": rng.randrange(0, 3)}
+            roll = rand()
+            language = "en" if roll < 0.9 else "fr" if roll < 0.95 else "ar"
+            credit = f'["byline: {agency}"]' if agency else "[]"
+            if agency is None and rand() < 0.1:
+                agency, credit = "AFP, Reuters", '["credit line: with AFP and Reuters"]'
+            relevance, terms = TERMS[int(rand() * len(TERMS))]
             v1_hash = hashlib.sha256(text.encode()).hexdigest()
             newest_text, newest_hash, modified = text, v1_hash, None
             versions.append((None, article_id, 1, title, text, None, v1_hash, first_seen))
-            if rng.random() < SECOND_VERSION:
-                modified = _iso(moment + timedelta(hours=rng.randrange(1, 24)))
+            if rand() < SECOND_VERSION:
+                modified = _stamp(moment + 3600 * (1 + int(rand() * 23)))
                 newest_text = text + f"\n\nUpdated with new details ({i})."
                 newest_hash = hashlib.sha256(newest_text.encode()).hexdigest()
                 versions.append(
@@ -325,56 +389,31 @@ class Builder:
             story, role = self._story_of(article_id, title, published, source, site)
             if role != "original":
                 relation = "copy_of" if role == "republished" else "based_on"
-                links.append((article_id, story.first_id, relation, agency, rng.uniform(0.3, 1.0)))
+                links.append((article_id, story.first_id, relation, agency, 0.3 + 0.7 * rand()))
             articles.append(
                 (
                     article_id, published, source, title, newest_text,
-                    json.dumps([f"Reporter {rng.randrange(400)}"]) if rng.random() < 0.6
-                    else "[]",
-                    agency, url, language, site, float(sum(terms.values())),
-                    "title, lead", json.dumps(terms), newest_text[:200], modified,
+                    authors[int(rand() * len(authors))] if rand() < 0.6 else "[]",
+                    agency, url, language, site, relevance,
+                    "title, lead", terms, newest_text[:200], modified,
                     first_seen, last_seen, key, newest_hash, requested,
-                    rng.choice(("news_sitemap", "rss", "sitemap", "listing")),
-                    json.dumps(credit), story.id, role,
+                    VIA[int(rand() * len(VIA))], credit, story.id, role,
                 )
             )  # fmt: skip
-            size, page_gz = rng.choice(self.templates.pages_gz)
-            pages.append((url, last_seen, "utf-8", size, page_gz + _gzip_member(b"%d" % i)))
-            attempts = rng.randrange(1, 4)
+            fetched.append((url, last_seen))
+            attempts = 1 + int(rand() * 3)
             seen.append(
-                (
-                    key,
-                    url,
-                    source,
-                    "stored",
-                    "",
-                    200,
-                    attempts,
-                    url,
-                    first_seen,
-                    last_seen,
-                    article_id,
-                )
-            )
+                (key, url, source, "stored", "", 200, attempts, url, first_seen, last_seen,
+                 article_id)
+            )  # fmt: skip
             fetch.append((key, f'"{i:x}"', None, published, last_seen))
             if requested != url:
                 seen.append(
-                    (
-                        requested,
-                        requested,
-                        source,
-                        "stored",
-                        "",
-                        200,
-                        1,
-                        url,
-                        first_seen,
-                        last_seen,
-                        article_id,
-                    )
-                )
+                    (requested, requested, source, "stored", "", 200, 1, url, first_seen,
+                     last_seen, article_id)
+                )  # fmt: skip
             for outcome, per_article, status in OTHER_OUTCOMES:
-                count = int(per_article) + (rng.random() < per_article % 1)
+                count = int(per_article) + (rand() < per_article % 1)
                 for j in range(count):
                     other = f"https://{site}/news/{outcome}-{i}-{j}"
                     original = url if outcome == "duplicate" else None
@@ -388,36 +427,69 @@ class Builder:
                         dupes.append(
                             (None, source, other, url, "same text", first_seen, article_id)
                         )
-            sketches.append(
-                (
-                    article_id,
-                    rng.randbytes(NUM_PERM * 4),
-                    lead,
-                )
-            )
-            band_keys = array("q", rng.randbytes(8 * BANDS))
-            bands.extend((band, article_id) for band in band_keys)
-        self._insert(conn, f"articles ({ARTICLE_COLUMNS})", articles)
-        self._insert(conn, "article_versions", versions)
-        self._insert(conn, "pages", pages)
-        self._insert(conn, f"seen_urls ({SEEN_COLUMNS})", seen)
-        self._insert(conn, "fetch_state", fetch)
-        self._insert(conn, f"duplicates ({DUPLICATE_COLUMNS})", dupes)
-        self._insert(conn, "story_links", links)
-        self._insert(conn, "text_sketches", sketches)
-        self._insert(conn, "temp.bands", bands)
+            sketches.append((article_id, rng.randbytes(NUM_PERM * 4), body.lead))
+        for table, table_rows in rows.items():
+            self._insert(conn, table, table_rows)
+
+    def _write_bands(self, conn: sqlite3.Connection) -> None:
+        """The near-duplicate index: one random 64-bit key per LSH band per article, as
+        ``pipelines.neardup`` writes them, generated by SQLite in key order.
+
+        Sorting tens of millions of random keys took most of a big build; instead the key
+        range is cut into as many strata as rows and each row draws its key within its
+        stratum (a sorted uniform sample, the same tree as random keys sorted), and the
+        articles are dealt to the rows by a stride prime to their number, so that each
+        article gets BANDS keys spread over the whole range, as hashed band keys are."""
+        total = self.n * BANDS
+        step = 2**64 // total
+        stride = 2_147_483_647  # a prime larger than any article count here
+        conn.execute("create temp table numbers (n integer primary key)")
+        conn.executemany("insert into numbers values (?)", ((n,) for n in range(10_000)))
+        before = conn.total_changes
+        conn.execute(
+            "insert into sketch_bands (key, article_id) "
+            "select (r - ?) * ? + (random() & 9223372036854775807) % ?, (r * ?) % ? + 1 "
+            "from (select high.n * 10000 + low.n as r from numbers high, numbers low "
+            "      where high.n <= ? and r < ?)",
+            [total // 2, step, step, stride, self.n, total // 10_000, total],
+        )
+        self.rows["sketch_bands"] = conn.total_changes - before
+        conn.execute("drop table numbers")
+
+    def _write_pages(self, conn: sqlite3.Connection) -> None:
+        """Every stored article's fetched page: a real page's gzip plus a small gzip member
+        that makes it unique. With ``pages_days``, only the pages fetched in those last days:
+        the archive as ``newsmon compact --pages-older-than <days>d`` leaves it."""
+        cutoff = ""
+        if self.pages_days is not None:
+            cutoff = _stamp(self.now.replace(tzinfo=UTC).timestamp() - self.pages_days * 86400)
+        templates = self.templates.pages_gz
+        rand = self.rng.random
+
+        def rows() -> Iterator[tuple[str, str, str, int, bytes]]:
+            for i, (url, fetched) in enumerate(self.fetched):
+                size, page_gz = templates[int(rand() * len(templates))]
+                if fetched >= cutoff:
+                    yield url, fetched, "utf-8", size, page_gz + _gzip_member(b"%d" % i)
+
+        self.rows["pages"] = 0
+        self._insert(conn, "pages", rows())
 
     def _story_of(
         self, article_id: int, title: str, published: str, source: str, site: str
     ) -> tuple[Story, str]:
         """The story an article joins (a new one 45% of the time) and its role in it."""
-        rng = self.rng
-        self.open_stories = [s for s in self.open_stories if s.size < s.target]
-        if self.open_stories and rng.random() < 0.55:
-            story = rng.choice(self.open_stories)
-            role = rng.choices(("republished", "rewrite", "original"), (60, 10, 30))[0]
+        rand = self.rng.random
+        if self.open_stories and rand() < 0.55:
+            story = self.open_stories[int(rand() * len(self.open_stories))]
+            roll = rand()
+            role = "republished" if roll < 0.6 else "rewrite" if roll < 0.7 else "original"
         else:
-            target = rng.choices((1, 2, 3, 5, 12), (60, 15, 12, 9, 4))[0]
+            roll, target = rand(), STORY_SIZES[-1][1]
+            for threshold, size in STORY_SIZES:
+                if roll < threshold:
+                    target = size
+                    break
             story = Story(len(self.stories) + 1, article_id, title, published, published, 0, target)
             self.stories[story.id] = story
             if target > 1:
@@ -427,6 +499,8 @@ class Builder:
         story.last = published
         story.sources.add(source)
         story.sites.add(site)
+        if story.size == story.target and story.target > 1:
+            self.open_stories.remove(story)
         return story, role
 
     def _write_stories(self, conn: sqlite3.Connection) -> None:
@@ -446,7 +520,7 @@ class Builder:
             "duplicates, irrelevant, rejected, blocked, errors, log_path, sites, kind, "
             "updated, not_modified, refetched"
         )
-        rows = []
+        rows: list[tuple[Any, ...]] = []
         for source, minutes in RUN_INTERVAL_MINUTES.items():
             moment = start
             while moment < self.now:
@@ -471,8 +545,12 @@ def _chunks(rows: list[Any], size: int) -> Iterator[list[Any]]:
         yield rows[start : start + size]
 
 
-def build_archive(path: Path, articles: int, *, seed: int = 13) -> BuildReport:
-    """Create ``path`` (which must not exist) holding ``articles`` synthetic articles."""
+def build_archive(
+    path: Path, articles: int, *, seed: int = 13, pages_days: float | None = None
+) -> BuildReport:
+    """Create ``path`` (which must not exist) holding ``articles`` synthetic articles; with
+    ``pages_days``, only the raw pages of the last that many days (a compacted archive)."""
     if path.exists():
         raise FileExistsError(f"{path} exists; remove it or pick another path")
-    return Builder(path, articles, seed, datetime.now(UTC).replace(tzinfo=None)).build()
+    now = datetime.now(UTC).replace(tzinfo=None)
+    return Builder(path, articles, seed, now, pages_days).build()
