@@ -52,6 +52,7 @@ from pipelines import stories
 from pipelines.database import open_database
 from pipelines.extract import Extracted, content_hash, extract_page
 from pipelines.freshness import Rechecks, known_of, record_fetch, record_not_modified
+from pipelines.neardup import SketchIndex
 from pipelines.store import Archive, _keys
 from pipelines.versions import record_revision, stored_from_same_link
 from review.serve import datasette_for, metadata_for
@@ -270,6 +271,32 @@ def query_plans(db_path: Path, statements: list[str]) -> list[Plan]:
     return list(plans.values())
 
 
+def forget_bench_articles(db_path: Path) -> int:
+    """Take what an earlier run of this bench stored (source ``bench``) out of a kept archive,
+    so that ``--reuse`` can store the same pages again as new ones; the number of articles."""
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    bench = "source = 'bench'"
+    rows = conn.execute(f"select id, story_id from articles where {bench}").fetchall()
+    conn.execute("BEGIN IMMEDIATE")
+    ids = ", ".join(str(article_id) for article_id, _ in rows) or "null"
+    conn.execute(f"delete from pages where url in (select url from articles where {bench})")
+    conn.execute(f"delete from fetch_state where key in (select key from seen_urls where {bench})")
+    conn.execute(f"delete from seen_urls where {bench}")
+    sketches = SketchIndex(conn)
+    for article_id, _ in rows:
+        sketches.remove(article_id)
+    conn.execute(f"delete from story_links where article_id in ({ids}) or linked_id in ({ids})")
+    conn.execute(f"delete from articles where {bench}")
+    conn.execute(f"delete from duplicates where {bench}")
+    conn.execute(f"delete from crawl_runs where {bench}")
+    for story_id in {story_id for _, story_id in rows if story_id is not None}:
+        stories.refresh(conn, story_id)
+    conn.execute("COMMIT")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    return len(rows)
+
+
 # --- 3: the review server ---------------------------------------------------------------
 
 
@@ -400,7 +427,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--articles", type=int, default=1_000_000)
     parser.add_argument("--pages", type=int, default=600, help="pages stored and crawled")
     parser.add_argument("--db", type=Path, help="the big archive [default: a temporary file]")
-    parser.add_argument("--reuse", action="store_true", help="use the archive at --db as is")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="use the archive at --db (what an earlier run stored into it is taken out first)",
+    )
+    parser.add_argument(
+        "--compacted",
+        type=int,
+        metavar="DAYS",
+        help="build the archive with only the last DAYS' raw pages, as `newsmon compact "
+        "--pages-older-than DAYSd` leaves it [default: every page]",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the archives afterwards")
     parser.add_argument("--no-crawl", action="store_true", help="skip step 4 (the crawl)")
     args = parser.parse_args(argv)
@@ -412,10 +450,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not args.reuse:
             section(f"building an archive of {args.articles:,} articles: {big}")
-            report = build_archive(big, args.articles)
+            report = build_archive(big, args.articles, pages_days=args.compacted)
             print(f"built in {report.seconds:.0f} s; rows: {report.rows}")
         elif not big.exists():
             parser.error(f"--reuse: {big} does not exist")
+        else:
+            print(f"took out {forget_bench_articles(big)} articles of an earlier run")
         open_database(big).close()  # migrations of this branch (indexes) on a reused archive
         articles, on_disk, pages = sizes(big)
         section(f"store path: {args.pages} real pages into {articles:,} articles and into none")

@@ -7,6 +7,7 @@ and no statement on the crawl's hot path scans a table that grows with the archi
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -52,3 +53,41 @@ def test_bench_scale_smoke_run_finds_no_scan_on_the_hot_path(
     # Slow pages on a loaded machine fail the benchmark, not the suite; errors fail both.
     assert code in (0, 1)
     assert "HTTP 5" not in out and "HTTP 4" not in out  # no page failed or timed out
+
+
+def test_a_kept_archive_is_measured_again_after_its_earlier_run_is_taken_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "kept.db"
+    scale.main(["--articles", "300", "--pages", "4", "--no-crawl", "--db", str(db), "--keep"])
+
+    def counts() -> dict[str, int]:
+        conn = sqlite3.connect(db)
+        tables = ("articles", "pages", "seen_urls", "sketch_bands", "stories", "articles_fts")
+        found = {t: conn.execute(f"select count(*) from {t}").fetchone()[0] for t in tables}
+        conn.close()
+        return found
+
+    after_first = counts()
+    assert after_first["articles"] > 300
+    scale.main(["--articles", "300", "--pages", "4", "--no-crawl", "--db", str(db), "--reuse"])
+    out = capsys.readouterr().out
+    assert f"took out {after_first['articles'] - 300} articles of an earlier run" in out
+    assert "already" not in out  # the store path found the pages new again
+    assert counts() == after_first
+    assert scale.forget_bench_articles(db) == after_first["articles"] - 300
+    assert counts()["articles"] == 300
+    conn = sqlite3.connect(db)
+    conn.execute("insert into articles_fts (articles_fts) values ('integrity-check')")
+    assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_compacted_archive_keeps_only_the_recent_raw_pages(tmp_path: Path) -> None:
+    db = tmp_path / "compacted.db"
+    report = build_archive(db, 3000, pages_days=5)  # ten days at 300 a day: about half
+    cutoff = (datetime.now(UTC) - timedelta(days=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    conn = sqlite3.connect(db)
+    assert 1000 < report.rows["pages"] < 2000
+    assert report.rows["pages"] == conn.execute("select count(*) from pages").fetchone()[0]
+    assert conn.execute("select min(fetched) from pages").fetchone()[0] >= cutoff
+    assert report.rows["articles"] == 3000
