@@ -741,3 +741,16 @@ def test_every_datasette_hook_newsmon_defines_is_registered() -> None:
         for name, value in vars(module).items():
             if callable(value) and hasattr(value, "datasette_impl"):
                 assert getattr(review, name, None) is value, f"review.{module_info.name}.{name}"
+
+
+def test_the_latest_articles_queries_read_the_recent_articles_only(tmp_path: Path) -> None:
+    """Ordered by publication time, the planner (no statistics) walked the whole archive's
+    time index backwards looking for a day's articles: minutes at a million articles."""
+    db_path = tmp_path / "news.db"
+    open_database(db_path).close()
+    queries = metadata_for(db_path)["databases"]["news"]["queries"]
+    conn = open_db(db_path)
+    for name in ("latest_24_hours", "latest_7_days"):
+        plan = [row[3] for row in conn.execute("explain query plan " + queries[name]["sql"])]
+        assert "SEARCH articles USING INDEX idx_articles_first_seen (first_seen>?)" in plan, plan
+        assert not any(step.startswith("SCAN articles") for step in plan), plan
