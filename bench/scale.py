@@ -50,13 +50,12 @@ from crawler.items import Article
 from pipelines import store as store_module
 from pipelines import stories
 from pipelines.database import open_database
-from pipelines.extract import Extracted, content_hash, extract_page
+from pipelines.extract import content_hash, extract_page
 from pipelines.freshness import Rechecks, known_of, record_fetch, record_not_modified
 from pipelines.neardup import SketchIndex
 from pipelines.store import Archive, _keys
 from pipelines.versions import record_revision, stored_from_same_link
 from review.serve import datasette_for, metadata_for
-from tests.siteserver import FIXTURES
 
 # Tables that grow with the archive: a hot-path statement must never scan one of them.
 GROWING = {
@@ -71,30 +70,17 @@ STORE_HOST = "store.newsmon.test"
 
 
 def articles_to_store(count: int) -> list[Article]:
-    """Real article pages as extracted Articles, distinct from those the crawl stores.
-
-    Each page of bench/crawl_throughput is a real page with one numbered sentence in each
-    paragraph, so each real page is extracted once and its copies renumbered."""
+    """Real article pages as extracted Articles, distinct from those the crawl stores: the
+    pages of bench/crawl_throughput (real pages, each copy with one word numbered)."""
     articles = []
     now = utc_now()
-    extracted_by_page: dict[int, Extracted | None] = {}
-    pages = make_pages(count)
-    period = len(list((FIXTURES / "real").glob("*/pages/*.html")))  # make_pages cycles them
     seen_texts: set[str] = set()
-    for i, page in enumerate(pages):
-        html = page.decode("utf-8").replace("Benchmark copy", "Stored copy")
-        template = i % period  # the first page made from the same real page
-        if template not in extracted_by_page:
-            source_html = pages[template].decode("utf-8").replace("Benchmark copy", "Stored copy")
-            extracted_by_page[template] = extract_page(source_html, f"https://{STORE_HOST}/")
-        extracted = extracted_by_page[template]
-        if extracted is None:
+    for i, page in enumerate(make_pages(count)):
+        html = page.decode("utf-8")
+        extracted = extract_page(html, f"https://{STORE_HOST}/")
+        if extracted is None or extracted.text in seen_texts:  # the store would refuse it
             continue
-        renumber = f"Stored copy {template}.", f"Stored copy {i}."
-        text = extracted.text.replace(*renumber)
-        if text in seen_texts:  # two real pages with one text: the store would refuse it
-            continue
-        seen_texts.add(text)
+        seen_texts.add(extracted.text)
         url = f"https://{STORE_HOST}/article/{i}"
         articles.append(
             Article(
@@ -104,7 +90,7 @@ def articles_to_store(count: int) -> list[Article]:
                 requested_url=url,
                 requested_key=url,
                 title=extracted.title,
-                text=text,
+                text=extracted.text,
                 published=extracted.published,
                 modified=extracted.modified,
                 authors=extracted.authors,
@@ -115,7 +101,7 @@ def articles_to_store(count: int) -> list[Article]:
                 fetched=now,
                 discovered_via="sitemap",
                 html=html,
-                content_hash=content_hash(text),
+                content_hash=content_hash(extracted.text),
             )
         )
     return articles
