@@ -146,10 +146,10 @@ def _iso(moment: datetime) -> str:
 # The articles of a time window, with their leads: one range of the articles_story_time
 # index (m012), dated articles or not, never a scan of the archive.
 WINDOW_QUERY = """
-    select s.article_id, s.lead, a.agency from (
+    select s.article_id, s.lead from (
       select id from articles where coalesce(published, first_seen) between ? and ?
         and id != ? order by id desc limit ?
-    ) w join text_sketches s on s.article_id = w.id join articles a on a.id = w.id"""
+    ) w join text_sketches s on s.article_id = w.id"""
 
 
 def same_event(
@@ -163,19 +163,20 @@ def same_event(
     start, end = _iso(moment - EVENT_WINDOW), _iso(moment + EVENT_WINDOW)
     rows = conn.execute(WINDOW_QUERY, [start, end, article.id, EVENT_CANDIDATES])
     found = []
-    for other_id, lead, agency in rows.fetchall():
+    for other_id, lead in rows.fetchall():
         score = term_similarity(sketch.lead, frozenset(lead.split()))
         if score >= EVENT_THRESHOLD or (
-            score >= CREDITED_EVENT_THRESHOLD and credit_related(conn, article, other_id, agency)
+            score >= CREDITED_EVENT_THRESHOLD and credit_related(conn, article, other_id)
         ):
             found.append((other_id, score))
     return sorted(found, key=lambda pair: -pair[1])
 
 
-def credit_related(
-    conn: sqlite3.Connection, article: Member, other_id: int, other_agency: str | None
-) -> bool:
+def credit_related(conn: sqlite3.Connection, article: Member, other_id: int) -> bool:
     """Whether one of the two credits the other's agency: a write-up and its wire copy."""
+    (other_agency,) = conn.execute(
+        "select agency from articles where id = ?", [other_id]
+    ).fetchone()
     if article.credits & agencies_of(other_agency):
         return True
     if not agencies_of(article.agency):

@@ -156,6 +156,21 @@ def test_the_time_window_of_an_article_is_one_index_range_for_dated_and_undated_
     assert "USING INDEX articles_story_time" in plan and "SCAN articles" not in plan
 
 
+def test_comparing_an_article_with_its_time_window_reads_no_article_row() -> None:
+    """A row of ``articles`` holds the whole text: reading the window's 500 rows for every
+    stored article made storing into a ten-year archive dearer than into a young one."""
+    db = memory_archive()
+    steps = [
+        row[3] for row in db.execute("explain query plan " + stories.WINDOW_QUERY, ["a", "b", 1, 5])
+    ]
+    reads = [step for step in steps if step.startswith(("SEARCH", "SCAN"))]
+    assert reads == [
+        "SEARCH articles USING INDEX articles_story_time (<expr>>? AND <expr><?)",
+        "SCAN w",
+        "SEARCH s USING INTEGER PRIMARY KEY (rowid=?)",
+    ]
+
+
 def test_a_band_shared_by_many_texts_names_only_its_most_recent_as_candidates() -> None:
     """Boilerplate every article carries makes a band common; looking up a new article must
     not cost a comparison with all of them."""
