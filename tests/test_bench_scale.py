@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import scale
+from bench import scale, scale_profile
 from bench.scale_archive import build_archive
 from pipelines.database import open_database
 
@@ -80,6 +80,11 @@ def test_a_kept_archive_is_measured_again_after_its_earlier_run_is_taken_out(
     conn = sqlite3.connect(db)
     conn.execute("insert into articles_fts (articles_fts) values ('integrity-check')")
     assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"
+    conn.close()
+
+    assert scale_profile.main(["--db", str(db), "--pages", "3", "--warm"]) == 0
+    out = capsys.readouterr().out
+    assert "big: ms per article: story" in out and "ratio: " in out and "COMMIT" in out
 
 
 def test_a_compacted_archive_keeps_only_the_recent_raw_pages(tmp_path: Path) -> None:
