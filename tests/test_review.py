@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import rich.console
 from datasette.app import Datasette
 
 from crawler.dates import utc_now
@@ -112,12 +113,17 @@ def test_search_finds_the_article_by_a_libyan_name(archive: Path) -> None:
 
 
 def test_a_page_that_does_not_exist_is_a_404_with_no_traceback_in_the_servers_log(
-    archive: Path, capfd: pytest.CaptureFixture[str]
+    archive: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Not even rendered and thrown away: a rich traceback with locals costs up to a second
+    # and a half of CPU, so a client asking for missing pages could keep the server busy.
+    rendered = []
+    monkeypatch.setattr(rich.console.Console, "print_exception", lambda *a, **k: rendered.append(a))
     for path in ("/nope", "/news/articles/999999", "/news/crawl_runs/999999/log"):
         assert get(archive, path).status_code == 404
     out, err = capfd.readouterr()
     assert "Traceback" not in out + err
+    assert rendered == []
 
 
 @pytest.mark.parametrize(
