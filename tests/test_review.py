@@ -250,19 +250,20 @@ def served(archive: Path, tmp_path: Path):
     db_path = tmp_path / "news.db"
     shutil.copy(archive, db_path)
     port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "scheduler", "serve", "--db", str(db_path), "--port", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
     base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(base + "/-/versions.json")
-        yield db_path, base
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    # Its output to a file, not a pipe nobody reads: a request line per request fills a pipe's
+    # 64 KiB in a few hundred requests, and the server then blocks writing its log.
+    with open(tmp_path / "serve.log", "wb") as output:
+        command = [sys.executable, "-m", "scheduler", "serve", "--db", str(db_path)]
+        server = subprocess.Popen(
+            [*command, "--port", str(port)], cwd=ROOT, stdout=output, stderr=output
+        )
+        try:
+            wait_until_up(base + "/-/versions.json")
+            yield db_path, base
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
 
 
 def test_serve_keeps_answering_while_a_crawl_writes(served) -> None:
