@@ -580,6 +580,28 @@ def test_the_atom_feed_filters_by_source_and_stays_valid_when_empty(archive: Pat
     assert not parsed.bozo and parsed.entries == [] and parsed.feed.updated
 
 
+def test_an_article_without_a_title_is_still_an_entry_of_a_valid_feed(
+    archive: Path, tmp_path: Path
+) -> None:
+    import feedparser
+
+    db_path = tmp_path / "news.db"
+    shutil.copy(archive, db_path)
+    db = open_db(db_path)
+    db.execute("update articles set title = '' where id = ?", [seed_id(db_path)])
+    db.conn.commit()
+
+    response = get(db_path, "/news/feed.atom")  # was a 500: Atom requires every entry's title
+
+    assert response.status_code == 200
+    feed = feedparser.parse(response.content)
+    assert not feed.bozo and all(entry.title for entry in feed.entries)
+    untitled = (
+        "https://www.rferl.org/a/un-security-council-libya-russia-foreign-fighters/31003211.html"
+    )
+    assert [e.title for e in feed.entries if e.link == untitled] == [f"(no title) {untitled}"]
+
+
 def test_home_page_lists_articles_first_under_the_archive_label(archive: Path) -> None:
     home = get(archive, "/").text
     listed = home[home.index('class="newsmon-tables"') :]
