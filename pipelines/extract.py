@@ -138,4 +138,5 @@ class ExtractPipeline:
             html=page.html,
             encoding=page.encoding,
             content_hash=content_hash(extracted.text),
+            fetch_state=page.fetch_state,
         )
