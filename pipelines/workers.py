@@ -30,6 +30,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -42,6 +43,11 @@ logger = logging.getLogger(__name__)
 START_TIMEOUT = 120.0
 # At close, idle workers get this long to leave on their own before they are killed.
 CLOSE_GRACE = 2.0
+# The send buffer of the crawl's end of a worker's pipe (a Unix socket): large enough to take
+# a whole page at once, so sending one returns without waiting, in the event loop, for the
+# worker to read it (the default, ~200 KiB, is smaller than many article pages). The kernel
+# caps it at net.core.wmem_max.
+SEND_BUFFER = 4 * 2**20
 # A worker's command line: FD PARENT_PID SYS_PATH [MODULE...]. Its first lines run before any
 # import that takes time, so that a crawl killed while its worker starts leaves nothing behind:
 # arm the parent-death signal (prctl PR_SET_PDEATHSIG = 1, Linux), then leave at once if the
@@ -159,6 +165,7 @@ class WorkerPool:
             pass_fds=(theirs.fileno(),),
         )
         theirs.close()
+        _enlarge_send_buffer(ours)
         worker = _Worker(process, ours)
         self.started += 1
         try:
@@ -201,6 +208,14 @@ class WorkerPool:
             code = worker.process.returncode
             raise WorkerDied(f"worker {worker.pid} died ({_describe(code)})") from None
         return message
+
+
+def _enlarge_send_buffer(conn: Connection) -> None:
+    try:
+        with socket.socket(fileno=os.dup(conn.fileno())) as end:  # the same socket
+            end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+    except OSError:  # not a socket on this platform: sends wait for the reader, as before
+        pass
 
 
 def _describe(returncode: int | None) -> str:
