@@ -1,11 +1,11 @@
 """A scheduled rerun where nothing changed, against starting Scrapy with an empty spider.
 
-    python -m bench.nochange [--repeat 3]
+    python -m bench.nochange [--repeat 3] [--source NAME ...]
 
-Serves the fixture sites on loopback, crawls every source once (no live window, so every
-captured page is stored), then reruns `newsmon crawl` of every source with nothing changed,
-and runs `scrapy runspider` of a spider that requests nothing (no project: Scrapy alone),
-alternately, ``--repeat`` times each. Prints the median wall and CPU seconds (every process
+Serves the fixture sites on loopback, crawls every source (or those named) once (no live
+window, so every captured page is stored), then reruns `newsmon crawl` of them with nothing
+changed, and runs `scrapy runspider` of a spider that requests nothing (no project: Scrapy
+alone), alternately, ``--repeat`` times each. Prints the median wall and CPU seconds (every process
 of each, from RUSAGE_CHILDREN) of both, their ratio, what the reruns requested (feeds,
 sitemaps and robots.txt only, or article pages too) and whether any extraction worker
 started. Wall time on a shared machine varies with its load: the two are run in turns.
@@ -70,12 +70,16 @@ def article_requests(sites: dict[str, Site]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--source", action="append", default=[], help="crawl only this source (repeatable)"
+    )
     args = parser.parse_args()
     root = Path(__file__).resolve().parent.parent
     with tempfile.TemporaryDirectory() as tmp, serve_sites() as sites:
         empty = Path(tmp) / "empty.py"
         empty.write_text(EMPTY_SPIDER)
-        crawl = [sys.executable, "-m", "scheduler", "crawl", "--db", str(Path(tmp) / "news.db")]
+        crawl = [sys.executable, "-m", "scheduler", "crawl", *args.source]
+        crawl += ["--db", str(Path(tmp) / "news.db")]
         crawl += [*origin_map_args(sites), "-s", "DOWNLOAD_DELAY=0"]
         crawl += ["-s", "AUTOTHROTTLE_ENABLED=false", "-s", "NEWSMON_LIVE_DAYS=0"]
         first = timed(crawl, root)
@@ -92,9 +96,10 @@ def main() -> None:
             empties.append(timed(scrapy_alone, Path(tmp))[:2])
     rerun_wall, rerun_cpu = (statistics.median(x) for x in zip(*reruns, strict=True))
     empty_wall, empty_cpu = (statistics.median(x) for x in zip(*empties, strict=True))
-    print(f"first crawl of every source:  {first[0]:.1f} s, {stored_requests} article pages")
+    print(f"first crawl:                  {first[0]:.1f} s, {stored_requests} article pages")
     print(
-        f"no-change rerun, all sources: {rerun_wall:.1f} s wall, {rerun_cpu:.1f} s CPU "
+        f"no-change rerun, {', '.join(args.source) or 'all sources'}: {rerun_wall:.1f} s wall, "
+        f"{rerun_cpu:.1f} s CPU "
         f"(median of {args.repeat})"
     )
     print(f"scrapy, an empty spider:      {empty_wall:.1f} s wall, {empty_cpu:.1f} s CPU")

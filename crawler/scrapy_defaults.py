@@ -13,6 +13,7 @@ imported Scrapy (a crawl) gets Scrapy's own module.
 from __future__ import annotations
 
 import ast
+import importlib
 import importlib.util
 import sys
 from functools import cache
@@ -26,9 +27,12 @@ def scrapy_default_settings() -> dict[str, Any]:
     """Every setting Scrapy declares, with its default; ``None`` for the few whose default
     needs Scrapy itself to compute (``USER_AGENT`` names Scrapy's version)."""
     loaded = sys.modules.get(_MODULE)
-    if loaded is not None:
-        return {name: getattr(loaded, name) for name in dir(loaded) if name.isupper()}
-    return dict(_read_from_file())
+    if loaded is None:
+        try:
+            return dict(_read_from_file())
+        except OSError:  # not a plain file (a zipped install): import it, the slow way
+            loaded = importlib.import_module(_MODULE)
+    return {name: getattr(loaded, name) for name in dir(loaded) if name.isupper()}
 
 
 @cache

@@ -6,7 +6,7 @@ an attack. Every value here can be overridden per run with ``-s NAME=VALUE``.
 
 import os
 
-from crawler.scrapy_defaults import scrapy_default_settings
+from crawler.components import base_without_optional
 
 BOT_NAME = "newsmon"
 SPIDER_MODULES = ["crawler.spiders"]
@@ -68,20 +68,12 @@ DOWNLOAD_HANDLERS = {
 # Discovery URLs once a run; articles deduped by pipelines.dedupe.SeenUrlsMiddleware.
 DUPEFILTER_CLASS = "pipelines.dedupe.RunDupeFilter"
 
-# Components that are off (COOKIES_ENABLED and REMOTE_CONTROL_ENABLED are false) are taken
-# out of Scrapy's base lists, not set to None: Scrapy imports every listed component, even a
-# disabled one, and these two load tldextract and aiohttp's web server, half a crawl
-# process's start-up (docs/PERFORMANCE.md).
-DOWNLOADER_MIDDLEWARES_BASE = {
-    name: order
-    for name, order in scrapy_default_settings()["DOWNLOADER_MIDDLEWARES_BASE"].items()
-    if name != "scrapy.downloadermiddlewares.cookies.CookiesMiddleware"
-}
-EXTENSIONS_BASE = {
-    name: order
-    for name, order in scrapy_default_settings()["EXTENSIONS_BASE"].items()
-    if name != "scrapy.extensions.remote_control.RemoteControl"
-}
+# Components that are off (COOKIES_ENABLED, REMOTE_CONTROL_ENABLED) are left out of Scrapy's
+# base lists, so that they are not even imported; a run that turns one on gets it back
+# (crawler/components.py).
+DOWNLOADER_MIDDLEWARES_BASE = base_without_optional("DOWNLOADER_MIDDLEWARES_BASE")
+EXTENSIONS_BASE = base_without_optional("EXTENSIONS_BASE")
+ADDONS = {"crawler.components.OptionalComponents": 0}
 DOWNLOADER_MIDDLEWARES = {
     # First of all, whatever dont_filter says: only http(s) on the source's domains.
     "crawler.offsite.SourceBoundsMiddleware": 40,

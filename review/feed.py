@@ -68,7 +68,8 @@ def _title(datasette: Any, database: str, query_name: str | None, source: str | 
 def _add_entry(feed: FeedGenerator, row: dict[str, Any]) -> None:
     entry = feed.add_entry()
     entry.id(row["url"])  # the public URL is the article's identity in the archive
-    entry.title(row["title"])
+    # Atom requires a title; a page whose title could not be read still gets its entry.
+    entry.title(row["title"] or f"(no title) {row['url']}")
     entry.link(href=row["url"])
     entry.updated(_when(row["updated"]))
     if row.get("published"):

@@ -8,7 +8,6 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
-import rich
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 from markupsafe import Markup, escape
@@ -192,11 +191,16 @@ def menu_links(datasette: Any) -> list[dict[str, str]]:
 
 @hookimpl
 def startup(datasette: Any) -> None:
-    # Datasette 0.65 prints every exception with rich when rich is installed (newsmon needs
-    # it for backfill's progress), locals and all: each mistyped URL would write a 40-line
-    # traceback to the server's log. Quiet rich's console in this process; a real error is
-    # still printed, by Datasette's plain traceback.print_exc().
-    rich.reconfigure(quiet=True)
+    # Datasette 0.65 prints every exception with rich when rich is importable (newsmon needs
+    # it for backfill's progress bar), locals and all: each mistyped URL would write a
+    # 40-line traceback to the server's log, and rendering it costs 0.3-1.5 s of CPU even on
+    # a quiet console, so any client could keep the server busy with 404s. Its handler uses
+    # rich only if its module found it: tell it rich is absent. A real error (a 500) is still
+    # printed, by Datasette's plain traceback.print_exc(). (Imported here: imported with this
+    # module, it would be half-loaded when Datasette registers it as a plugin, hooks and all.)
+    from datasette import handle_exception as datasette_exceptions
+
+    datasette_exceptions.rich = None
     for database in datasette.databases.values():
         if database.name != "_internal":
             counts.count_only_visible_tables(datasette, database)

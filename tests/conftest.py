@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -72,7 +73,7 @@ class DemoCrawl:
 
     db_path: Path
     result: subprocess.CompletedProcess[str]
-    sites: dict[str, Site]  # still serving: their request logs are this crawl's
+    requests: dict[str, list[str]]  # the paths each site (by public host) was asked for
 
     def copy(self, directory: Path) -> Path:
         """A copy of the archive, with its logs, of one's own to read or change."""
@@ -93,14 +94,36 @@ class DemoCrawl:
 
 
 @pytest.fixture(scope="session")
-def demo_crawl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoCrawl]:
-    """One crawl shared by every module that only needs its results (each takes a copy):
-    a crawl of the three sources costs more CPU than most modules' tests together."""
-    db_path = tmp_path_factory.mktemp("demo") / "news.db"
+def demo_crawl(tmp_path_factory: pytest.TempPathFactory) -> DemoCrawl:
+    """One crawl shared by every module that only needs its results (each takes a copy), and
+    by every xdist worker: a crawl of the three sources costs more CPU than most modules'
+    tests together. The first worker to ask crawls; the others wait on the lock, then read."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the session's directory, above each worker's own
+    directory = shared / "demo"
+    record = directory / "crawl.json"
+    with open(shared / "demo.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not record.exists():
+            directory.mkdir(exist_ok=True)
+            record.write_text(json.dumps(_crawl_demo(directory / "news.db")))
+    saved = json.loads(record.read_text())
+    result = subprocess.CompletedProcess(saved["args"], 0, saved["stdout"], saved["stderr"])
+    return DemoCrawl(directory / "news.db", result, saved["requests"])
+
+
+def _crawl_demo(db_path: Path) -> dict[str, Any]:
     with serve_sites() as running:
         result = run_newsmon("crawl", "--db", str(db_path), *FAST, *origin_map_args(running))
         assert result.returncode == 0, result.stdout + result.stderr
-        yield DemoCrawl(db_path, result, running)
+        requests = {host: list(site.requests) for host, site in running.items()}
+    return {
+        "args": result.args,
+        "stdout": result.stdout,
+        "stderr": result.stderr,
+        "requests": requests,
+    }
 
 
 def open_db(path: Path) -> sqlite_utils.Database:

@@ -54,13 +54,13 @@ def test_crawl_throughput_bench_runs() -> None:
 
 
 def test_nochange_bench_runs_and_its_reruns_fetch_no_article_page() -> None:
-    output = bench("bench.nochange", "--repeat", "1")
+    output = bench("bench.nochange", "--repeat", "1", "--source", "rferl")
     assert "ratio rerun / empty spider" in output
     assert "article pages requested by the reruns: 0" in output
     assert "extraction workers started by the reruns: none" in output
 
 
 def test_crawl_memory_bench_runs() -> None:
-    output = bench("bench.crawl_memory")
+    output = bench("bench.crawl_memory", "--source", "rferl")
     assert "peak, all processes together" in output
     assert "extraction workers started:     none" in output  # the rerun's
