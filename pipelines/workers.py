@@ -25,6 +25,7 @@ when its pipe closes, which is how they end on platforms without the signal.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import json
 import logging
@@ -211,11 +212,14 @@ class WorkerPool:
 
 
 def _enlarge_send_buffer(conn: Connection) -> None:
+    fd = os.dup(conn.fileno())
     try:
-        with socket.socket(fileno=os.dup(conn.fileno())) as end:  # the same socket
-            end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+        end = socket.socket(fileno=fd)  # the same socket, through a descriptor of its own
     except OSError:  # not a socket on this platform: sends wait for the reader, as before
-        pass
+        os.close(fd)
+        return
+    with end, contextlib.suppress(OSError):
+        end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
 
 
 def _describe(returncode: int | None) -> str:
