@@ -28,7 +28,6 @@ from crawler.dates import to_datetime, utc_now
 from crawler.items import FetchState
 from crawler.middlewares import AlreadySeen
 from pipelines.database import write_transaction
-from pipelines.fetch_state import write_fetch_state
 
 # Outcomes after which a URL is not fetched again without a reason.
 FINAL_OUTCOMES = ("stored", "duplicate", "irrelevant", "no_agency_credit", "gone")
@@ -188,12 +187,6 @@ def fetch_state_of(key: str, request: Request, response: Response) -> FetchState
         lastmod=link_date(request),
         checked=utc_now(),
     )
-
-
-def record_fetch(db: sqlite_utils.Database, key: str, request: Request, response: Response) -> None:
-    """``write_fetch_state`` in a transaction of its own (bench/scale.py's stages)."""
-    with write_transaction(db):
-        write_fetch_state(db, fetch_state_of(key, request, response))
 
 
 def record_not_modified(db: sqlite_utils.Database, key: str, request: Request) -> None:
