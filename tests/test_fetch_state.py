@@ -13,10 +13,16 @@ from pipelines.store import Archive
 from pipelines.versions import record_revision
 from tests.conftest import DemoCrawl
 
+VALIDATORS = (
+    '"v1"',
+    "Tue, 01 Dec 2026 10:00:00 GMT",
+    "2026-12-01T10:00:00Z",
+    "2026-12-01T10:00:05Z",
+)
+
 
 def fetched(key: str) -> FetchState:
-    return FetchState(key, '"v1"', "Tue, 01 Dec 2026 10:00:00 GMT", "2026-12-01T10:00:00Z",
-                      "2026-12-01T10:00:05Z")  # fmt: skip
+    return FetchState(key, *VALIDATORS)
 
 
 def article(key: str = "afp:1", text: str = "Clashes in Tripoli.") -> Article:
@@ -33,11 +39,14 @@ def article(key: str = "afp:1", text: str = "Clashes in Tripoli.") -> Article:
 @pytest.fixture
 def archive(tmp_path: Path) -> Archive:
     archive = Archive.open(str(tmp_path / "news.db"))
-    archive.commits = []  # type: ignore[attr-defined]
-    archive.db.conn.set_trace_callback(
-        lambda sql: archive.commits.append(sql)  # type: ignore[attr-defined]
-        if sql.strip().upper() == "COMMIT" else None
-    )  # fmt: skip
+    commits: list[str] = []
+    archive.commits = commits  # type: ignore[attr-defined]
+
+    def trace(sql: str) -> None:
+        if sql.strip().upper() == "COMMIT":
+            commits.append(sql)
+
+    archive.db.conn.set_trace_callback(trace)
     return archive
 
 
@@ -50,13 +59,14 @@ def fetch_state(archive: Archive, key: str) -> tuple[str, ...] | None:
 def test_a_stored_article_and_its_page_validators_are_one_commit(archive: Archive) -> None:
     assert archive.store_article(article())
     assert len(archive.commits) == 1  # type: ignore[attr-defined]
-    assert fetch_state(archive, "afp:1") == ('"v1"', "Tue, 01 Dec 2026 10:00:00 GMT",
-                                             "2026-12-01T10:00:00Z", "2026-12-01T10:00:05Z")  # fmt: skip
+    assert fetch_state(archive, "afp:1") == VALIDATORS
 
 
 def test_a_rejected_page_and_its_validators_are_one_commit(archive: Archive) -> None:
-    archive.record_outcome("afp", [("afp:2", "https://www.france24.com/afp:2")], "irrelevant",
-                           "not about Libya", status=200, fetch_state=fetched("afp:2"))  # fmt: skip
+    keys = [("afp:2", "https://www.france24.com/afp:2")]
+    archive.record_outcome(
+        "afp", keys, "irrelevant", "not about Libya", status=200, fetch_state=fetched("afp:2")
+    )
     assert len(archive.commits) == 1  # type: ignore[attr-defined]
     assert fetch_state(archive, "afp:2") is not None
 
