@@ -1,6 +1,7 @@
 """End-to-end crawl throughput: `newsmon crawl` over N article pages served on loopback.
 
     python -m bench.crawl_throughput [--pages 600] [--concurrency 8] [--workers 0]
+                                     [--relevance-filter]
 
 Serves N pages (the real captured article pages, each copy made a distinct article by one
 word of its text numbered) behind a sitemap, crawls them with politeness delays off and the
@@ -11,6 +12,10 @@ before and just after the crawl, their ratio, and the CPU seconds each kind of p
 the CLI, the crawl's reactor, its extraction workers, and the loopback server (its own
 process here, so that its share is seen). Figures on a shared machine vary from run to run:
 compare the ratio, measured within one run, and repeat.
+
+``--relevance-filter`` turns the filter on: none of the captured pages names a Libya term, so
+every page is then judged by the pre-check in the extraction workers, without extraction (the
+case of a licensee's world feed; ``bench.offtopic_precheck`` compares it with Trafilatura).
 """
 
 from __future__ import annotations
@@ -114,13 +119,15 @@ def trafilatura_alone(pages: list[bytes]) -> tuple[float, float]:
     return len(pages) / (time.perf_counter() - started), (time.process_time() - cpu) / len(pages)
 
 
-def crawl_command(db: Path, origin: str, concurrency: int, workers: int) -> list[str]:
+def crawl_command(
+    db: Path, origin: str, concurrency: int, workers: int, relevance_filter: bool = False
+) -> list[str]:
     settings = {
         "DOWNLOAD_DELAY": "0",
         "AUTOTHROTTLE_ENABLED": "false",
         "CONCURRENT_REQUESTS_PER_DOMAIN": str(concurrency),
         "CONCURRENT_REQUESTS": str(concurrency),
-        "NEWSMON_RELEVANCE_FILTER": "false",
+        "NEWSMON_RELEVANCE_FILTER": str(relevance_filter).lower(),
         "ROBOTSTXT_OBEY": "false",
     }
     if workers:
@@ -137,6 +144,11 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=600)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=0, help="NEWSMON_EXTRACT_WORKERS")
+    parser.add_argument(
+        "--relevance-filter",
+        action="store_true",
+        help="filter on: every page (none names a Libya term) is judged by the pre-check",
+    )
     args = parser.parse_args()
     pages = make_pages(args.pages)
     before = trafilatura_alone(pages)
@@ -146,7 +158,7 @@ def main() -> None:
         sources = Path(tmp) / "sources.toml"
         sources.write_text(SOURCES)
         db = Path(tmp) / "bench.db"
-        command = crawl_command(db, origin, args.concurrency, args.workers)
+        command = crawl_command(db, origin, args.concurrency, args.workers, args.relevance_filter)
         with Sampler(tag, interval=0.1, memory=False) as sampled:
             seconds, run = timed_crawl(command, sources, db)
         server.send("stop")

@@ -51,7 +51,7 @@ from pipelines import store as store_module
 from pipelines import stories
 from pipelines.database import open_database
 from pipelines.extract import content_hash, extract_page
-from pipelines.freshness import Rechecks, known_of, record_fetch, record_not_modified
+from pipelines.freshness import Rechecks, fetch_state_of, known_of, record_not_modified
 from pipelines.neardup import SketchIndex
 from pipelines.store import Archive, _keys
 from pipelines.versions import record_revision, stored_from_same_link
@@ -129,9 +129,9 @@ class StorePath:
         stage("seen", self.rechecks.reason, article.requested_key, article.published, None)
         if self.rechecks.known[article.requested_key] is not None:
             raise SystemExit(f"{article.url} is already known: the bench needs new pages")
-        stage(
-            "fetch_state", record_fetch, self.db, article.requested_key, *fetched_response(article)
-        )
+        # The response's validators, written by the store's transaction as the crawl does.
+        state = stage("seen", fetch_state_of, article.requested_key, *fetched_response(article))
+        article = replace(article, fetch_state=state)
         for _ in ("dedupe", "store"):  # both pipelines ask whether it is a new fetch
             if stage("dedupe", stored_from_same_link, self.db, article) is not None:
                 raise SystemExit(f"{article.url} is already stored")

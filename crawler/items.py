@@ -10,6 +10,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+@dataclass(frozen=True)
+class FetchState:
+    """What the fetch of an article page answered (pipelines/freshness.py): the validators
+    for the next conditional request and the discovery date that led to it. It travels with
+    the page and is written in the transaction that records the page's outcome, so a page
+    costs one commit, and a crash leaves both or neither."""
+
+    key: str
+    etag: str | None
+    last_modified: str | None
+    lastmod: str | None  # the discovery entry's date
+    checked: str  # when the response arrived, ISO 8601 UTC
+
+
 @dataclass
 class Page:
     source: str
@@ -23,6 +37,7 @@ class Page:
     discovered_via: str  # discovery kind
     hint_title: str | None = None  # from the news sitemap or feed
     hint_published: str | None = None
+    fetch_state: FetchState | None = None
 
 
 @dataclass
@@ -50,6 +65,7 @@ class Article:
     relevance_reason: str = ""
     content_hash: str = ""
     credit: list[str] = field(default_factory=list)  # evidence for `agency` (pipelines.credit)
+    fetch_state: FetchState | None = None  # the page's, written with the article
 
 
 @dataclass

@@ -23,7 +23,7 @@ from crawler.items import Article
 from crawler.middlewares import AlreadySeen
 from pipelines import Rejected
 from pipelines.database import open_database
-from pipelines.freshness import NotModified, Rechecks, known_of, record_fetch, record_not_modified
+from pipelines.freshness import NotModified, Rechecks, fetch_state_of, known_of, record_not_modified
 from pipelines.store import ArchivePipeline
 from pipelines.versions import stored_from_same_link
 
@@ -116,7 +116,8 @@ class SeenUrlsMiddleware:
         if response.status == 200:
             if recheck:
                 stats.inc_value("newsmon/refetched")
-            record_fetch(self.db, key, request, response)
+            # Written with the page's outcome, in the same transaction (one commit a page).
+            request.meta["newsmon_fetch_state"] = fetch_state_of(key, request, response)
 
     def process_exception(self, request: Request, exception: Exception) -> None:
         key = request.meta.get("newsmon_key")

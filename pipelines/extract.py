@@ -1,8 +1,9 @@
 """Page -> Article in the crawl: extraction in worker processes, then the article's identity.
 
 Extraction is CPU-bound Python (about 20 ms a page), so ``pipelines.extraction.extract_page``
-runs in worker processes (pipelines/workers.py): the reactor stays responsive, both cores
-work, and a page that hangs or kills its worker fails alone.
+runs in worker processes (pipelines/workers.py), after the relevance pre-check, which reads
+the whole raw page too: the reactor stays responsive, both cores work, and a page that hangs
+or kills its worker fails alone.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from crawler.urls import article_key, article_url, host_of
 from pipelines import Rejected
 from pipelines.credit import attribute
 from pipelines.extraction import Extracted, extract_page
-from pipelines.precheck import PreCheck
+from pipelines.precheck import NamesNoTerm, PreCheck, extract_unless_unrelated
 from pipelines.workers import WorkerFailed, WorkerPool, WorkerTimedOut, default_workers
 
 __all__ = ["ExtractPipeline", "Extracted", "adopted_url", "content_hash", "extract_page"]
@@ -57,7 +58,7 @@ class ExtractPipeline:
             settings.getint("NEWSMON_EXTRACT_WORKERS") or default_workers(),
             settings.getfloat("NEWSMON_EXTRACT_TIMEOUT"),
             # imported before the first page's time limit starts
-            preload=["pipelines.extraction", "trafilatura"],
+            preload=["pipelines.precheck", "trafilatura"],
         )
 
     @classmethod
@@ -73,11 +74,12 @@ class ExtractPipeline:
         source = self.sources[item.source]
         stats = self.crawler.stats
         assert stats is not None
-        self.precheck.check(item, stats)  # a page naming no Libya term is not worth extracting
+        self.precheck.sent(stats)
         extraction = self.workers.run(
-            extract_page,
+            extract_unless_unrelated,  # a page naming no Libya term is not worth extracting
             item.html,
             item.final_url,
+            terms=self.precheck.terms,
             hint_title=item.hint_title,
             hint_published=item.hint_published,
             quirks=self.sites.get(host_of(item.final_url)),
@@ -85,6 +87,8 @@ class ExtractPipeline:
         )
         try:
             extracted = await extraction
+        except NamesNoTerm:
+            raise self.precheck.rejected(item, stats) from None
         except WorkerFailed as exc:
             raise self.failed(item, exc) from None
         if extracted is None or len(extracted.text) < self.min_chars:
@@ -134,4 +138,5 @@ class ExtractPipeline:
             html=page.html,
             encoding=page.encoding,
             content_hash=content_hash(extracted.text),
+            fetch_state=page.fetch_state,
         )

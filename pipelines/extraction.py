@@ -10,6 +10,7 @@ what the extraction-quality tests call.
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass, field
 
@@ -69,7 +70,7 @@ def extract_page(
     if not title:
         return None
     title = " ".join(title.split())
-    text = _text(page_html, url, tree, quirks, title)
+    text = _text(url, tree, quirks, title)
     if not text:
         return None
     authors, _ = _authors(meta, tree, quirks)
@@ -95,9 +96,7 @@ def extract_page(
     )
 
 
-def _text(
-    page_html: str, url: str, tree: html.HtmlElement, quirks: SiteQuirks | None, title: str
-) -> str:
+def _text(url: str, tree: html.HtmlElement, quirks: SiteQuirks | None, title: str) -> str:
     paragraphs: list[str] = []
     if quirks and quirks.text_selectors:
         for selector in quirks.text_selectors:
@@ -108,7 +107,10 @@ def _text(
         import trafilatura  # preloaded by the workers; never loaded by the crawl process
 
         extracted = trafilatura.extract(
-            page_html,
+            # The page as parsed already (Trafilatura would parse it again, ~9 ms on a 230 KiB
+            # page), copied: Trafilatura prunes the tree it is given, and the author, date
+            # and credit readers read the whole page afterwards.
+            copy.deepcopy(tree),
             url=url,
             include_comments=False,
             include_tables=False,

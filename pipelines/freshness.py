@@ -25,6 +25,7 @@ from scrapy import Request
 from scrapy.http import Response
 
 from crawler.dates import to_datetime, utc_now
+from crawler.items import FetchState
 from crawler.middlewares import AlreadySeen
 from pipelines.database import write_transaction
 
@@ -71,8 +72,10 @@ class Known:
     @property
     def validators_trusted(self) -> bool:
         """The validators belong to the text we judged: the outcome was written after the
-        response arrived. A crash in between leaves them untrusted, and the next re-check
-        asks for the whole page instead of being told 304 about a text never stored."""
+        response arrived. They are written in the same transaction as the outcome now; an
+        archive whose crawls wrote them first, in a transaction of their own, may hold
+        validators whose outcome a crash never wrote: the next re-check then asks for the
+        whole page instead of being told 304 about a text never stored."""
         return self.checked is not None and self.checked <= self.last_seen
 
     def changed_since_fetch(self, link_date: str | None) -> bool:
@@ -171,26 +174,19 @@ def link_date(request: Request) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def record_fetch(db: sqlite_utils.Database, key: str, request: Request, response: Response) -> None:
-    """Remember the validators of a fetched page and the discovery date that led to it."""
+def fetch_state_of(key: str, request: Request, response: Response) -> FetchState:
+    """The validators of a fetched page and the discovery date that led to it, to be written
+    with the page's outcome (``write_fetch_state``)."""
     headers = response.headers
     etag = headers.get(b"ETag")
     modified = headers.get(b"Last-Modified")
-    with write_transaction(db):
-        db.execute(
-            """insert into fetch_state (key, etag, last_modified, lastmod, checked)
-               values (?, ?, ?, ?, ?)
-               on conflict(key) do update set etag = excluded.etag,
-                 last_modified = excluded.last_modified, lastmod = excluded.lastmod,
-                 checked = excluded.checked""",
-            [
-                key,
-                etag.decode("latin-1") if etag else None,
-                modified.decode("latin-1") if modified else None,
-                link_date(request),
-                utc_now(),
-            ],
-        )
+    return FetchState(
+        key=key,
+        etag=etag.decode("latin-1") if etag else None,
+        last_modified=modified.decode("latin-1") if modified else None,
+        lastmod=link_date(request),
+        checked=utc_now(),
+    )
 
 
 def record_not_modified(db: sqlite_utils.Database, key: str, request: Request) -> None:

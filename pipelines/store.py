@@ -24,9 +24,10 @@ from scrapy.crawler import Crawler
 from scrapy.http import Response
 
 from crawler.dates import utc_now
-from crawler.items import Article, FetchFailure, Page
+from crawler.items import Article, FetchFailure, FetchState, Page
 from pipelines import Rejected
 from pipelines.database import open_database, write_transaction
+from pipelines.fetch_state import write_fetch_state
 from pipelines.freshness import NO_TEXT_ATTEMPTS, RETRIED_OUTCOMES, load_known
 from pipelines.stories import assign as assign_story
 from pipelines.versions import add_version, record_revision, stored_from_same_link
@@ -120,6 +121,7 @@ class Archive:
                 article.url,
                 now,
             )
+            write_fetch_state(self.db, article.fetch_state)
         return True
 
     def record_outcome(
@@ -131,6 +133,7 @@ class Archive:
         *,
         status: int | None = None,
         duplicate_of: str | None = None,
+        fetch_state: FetchState | None = None,
     ) -> None:
         now = utc_now()
         keys = list(keys)
@@ -146,6 +149,7 @@ class Archive:
                     }
                 )
             self._mark(source, keys, keys[0][1], outcome, reason, status, duplicate_of, now)
+            write_fetch_state(self.db, fetch_state)
 
     def _mark(
         self,
@@ -274,4 +278,5 @@ class StorePipeline(ArchivePipeline):
                 str(exception),
                 status=status,
                 duplicate_of=exception.duplicate_of,
+                fetch_state=item.fetch_state,
             )

@@ -346,15 +346,27 @@ def _append(conn: sqlite3.Connection, story_id: int, article_id: int) -> bool:
         [article_id, article_id],
     ).fetchone():
         return False
-    if newcomer.wire_copy_of:  # (reading credit lines costs a regex over every text)
-        carried = set().union(*(m.wire_copy_of for m in earlier))
-        credited = set().union(*(m.credits for m in earlier))
-        if (newcomer.wire_copy_of - carried) & credited:
-            return False
+    if _first_copy_of_a_credited_agency(newcomer, earlier):
+        return False
     signatures = SketchIndex(conn).signatures([m.id for m in members])
     _write_role(conn, newcomer, *_role(newcomer, earlier, members, signatures))
     _update_story_row(conn, story_id, members)
     return True
+
+
+def _first_copy_of_a_credited_agency(newcomer: Member, earlier: list[Member]) -> bool:
+    """Is ``newcomer`` the first wire copy of an agency an earlier member credits? Reading a
+    member's credit lines costs a regex over its text, so only the members that can answer
+    are read: those whose agency is one the newcomer carries, until an earlier copy of each
+    is found (in a story of fifty copies of one wire story, the first), then the members'
+    credits only until one names a remaining agency."""
+    missing = set(newcomer.wire_copy_of)
+    for member in earlier:
+        if not missing:
+            return False
+        if agencies_of(member.agency) & missing:  # wire_copy_of is a subset of these
+            missing -= member.wire_copy_of
+    return bool(missing) and any(missing & member.credits for member in earlier)
 
 
 Link = tuple[int, str, str | None, float | None]

@@ -17,6 +17,7 @@ import sqlite_utils
 
 from crawler.items import Article
 from pipelines.database import write_transaction
+from pipelines.fetch_state import write_fetch_state
 from pipelines.stories import assign as assign_story
 
 
@@ -107,6 +108,7 @@ def record_revision(db: sqlite_utils.Database, article_id: int, article: Article
                 "update seen_urls set last_seen = ?, attempts = attempts + 1 where key = ?",
                 [now, key],
             )
+        write_fetch_state(db, article.fetch_state)
     return Revision(article_id, latest, changed)
 
 

@@ -25,11 +25,13 @@ when its pipe closes, which is how they end on platforms without the signal.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -42,6 +44,11 @@ logger = logging.getLogger(__name__)
 START_TIMEOUT = 120.0
 # At close, idle workers get this long to leave on their own before they are killed.
 CLOSE_GRACE = 2.0
+# The send buffer of the crawl's end of a worker's pipe (a Unix socket): large enough to take
+# a whole page at once, so sending one returns without waiting, in the event loop, for the
+# worker to read it (the default, ~200 KiB, is smaller than many article pages). The kernel
+# caps it at net.core.wmem_max.
+SEND_BUFFER = 4 * 2**20
 # A worker's command line: FD PARENT_PID SYS_PATH [MODULE...]. Its first lines run before any
 # import that takes time, so that a crawl killed while its worker starts leaves nothing behind:
 # arm the parent-death signal (prctl PR_SET_PDEATHSIG = 1, Linux), then leave at once if the
@@ -159,6 +166,7 @@ class WorkerPool:
             pass_fds=(theirs.fileno(),),
         )
         theirs.close()
+        _enlarge_send_buffer(ours)
         worker = _Worker(process, ours)
         self.started += 1
         try:
@@ -201,6 +209,17 @@ class WorkerPool:
             code = worker.process.returncode
             raise WorkerDied(f"worker {worker.pid} died ({_describe(code)})") from None
         return message
+
+
+def _enlarge_send_buffer(conn: Connection) -> None:
+    fd = os.dup(conn.fileno())
+    try:
+        end = socket.socket(fileno=fd)  # the same socket, through a descriptor of its own
+    except OSError:  # not a socket on this platform: sends wait for the reader, as before
+        os.close(fd)
+        return
+    with end, contextlib.suppress(OSError):
+        end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
 
 
 def _describe(returncode: int | None) -> str:

@@ -53,6 +53,13 @@ def test_crawl_throughput_bench_runs() -> None:
     assert "scrapy crawl (reactor)" in output and "loopback server" in output
 
 
+def test_crawl_throughput_bench_runs_with_the_relevance_filter_on() -> None:
+    output = bench(
+        "bench.crawl_throughput", "--pages", "3", "--concurrency", "2", "--relevance-filter"
+    )
+    assert "articles stored:            0 (duplicates 0, other rejections 3, errors 0)" in output
+
+
 def test_nochange_bench_runs_and_its_reruns_fetch_no_article_page() -> None:
     output = bench("bench.nochange", "--repeat", "1", "--source", "rferl")
     assert "ratio rerun / empty spider" in output

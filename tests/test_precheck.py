@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import html as html_lib
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -16,11 +17,11 @@ from scrapy.utils.test import get_crawler
 
 from crawler.items import Page
 from crawler.sources import SiteQuirks, load_sites
-from pipelines import Rejected
+from pipelines import Rejected, precheck
 from pipelines.explain import canonical_url
 from pipelines.extract import ExtractPipeline, extract_page
 from pipelines.precheck import PreCheck, page_may_be_relevant
-from pipelines.relevance import compile_terms, score
+from pipelines.relevance import compile_terms, score_all
 from tests.wire_stories import LAYOUTS, load_stories, story_html
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -46,7 +47,7 @@ def names_a_term(page_html: str, url: str, *, every_quirk: bool) -> bool:
     """Does any extraction of the page (generic, or with its site's selectors) name a term?"""
     for quirks in quirks_for(page_html) if every_quirk else [None]:
         extracted = extract_page(page_html, url, quirks=quirks)
-        if extracted and score(extracted.title, extracted.text, TERMS).matched:
+        if extracted and score_all(extracted.title, extracted.text, TERMS).matched:
             return True
     return False
 
@@ -188,9 +189,18 @@ def article_page(body: str) -> Page:
     )
 
 
-def test_the_extract_pipeline_judges_a_page_naming_no_term_without_extracting_it():
+def test_the_extract_pipeline_judges_a_page_naming_no_term_without_extracting_it(monkeypatch):
     crawler = get_crawler(settings_dict={})
-    pipeline = ExtractPipeline(crawler)  # no worker pool opened: extraction cannot run
+    pipeline = ExtractPipeline(crawler)
+
+    async def in_this_process(fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        return fn(*args, **kwargs)  # what the worker runs, run here
+
+    def no_extraction(*args: object, **kwargs: object) -> None:
+        raise AssertionError("extracted a page that names no term")
+
+    pipeline.workers.run = in_this_process  # type: ignore[method-assign]
+    monkeypatch.setattr(precheck, "extract_page", no_extraction)
     with pytest.raises(Rejected) as rejected:
         asyncio.run(pipeline.process_item(article_page("Stocks rose in Nairobi.")))
     assert rejected.value.outcome == "irrelevant"

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.relevance import compile_terms, score
+from pipelines.relevance import compile_terms, score, score_all
+from tests.wire_stories import load_stories, wire_paragraphs
 
 SEED = (
     Path(__file__).parent
@@ -275,3 +276,74 @@ def test_a_lead_broken_over_lines_runs_on_to_its_sentence_end():
     result = score("Talks", "Libyan troops are\n\nleaving Chad, sources said.\n\nMore.", TERMS)
     assert result.subject
     assert result.score == 2.0
+
+
+# Spellings at the edges of what the terms' literals cover: case and the letters a
+# case-insensitive regex folds to ASCII, hyphens, variants, phrases broken over lines,
+# case-sensitive acronyms, Arabic and the French and German forms.
+_EDGES = st.lists(
+    st.one_of(
+        st.sampled_from(
+            [
+                "Libya",
+                "LİBYA",
+                "libyan",
+                "Libyans",
+                "Misruta",
+                "Misata",
+                "al-Jufra",
+                "Jufra",
+                "Haftar",
+                "Hifter",
+                "Gadhafi",
+                "GNA",
+                "gna",
+                "GNU",
+                "Government of",
+                "National\nAccord",
+                "Ras  Lanuf",
+                "Tripoli, Lebanon",
+                "UNSMIL",
+                "Libye",
+                "libyennes",
+                "libyschen",
+                "ليبيا",
+                "ليبي",
+                "سرت",
+                "حفتر",
+                "Tunisia, ",
+                " and ",
+                ", ",
+                ". ",
+                "\n\n",
+                " ",
+                "Lib\u00adya",
+                "Sebha",
+                "Zawiya",
+            ]
+        ),
+        st.characters(),
+    ),
+    max_size=60,
+).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(title=_EDGES, text=_EDGES)
+def test_looking_only_for_the_terms_that_may_occur_gives_the_full_score(title, text):
+    assert score(title, text, TERMS) == score_all(title, text, TERMS)
+
+
+def test_the_narrowed_score_is_the_full_score_on_every_labelled_story():
+    for story in load_stories():
+        text = "\n\n".join(wire_paragraphs(story.text))
+        for title in (story.title, ""):
+            assert score(title, text, TERMS) == score_all(title, text, TERMS), story.id
+    seed = SEED.read_text(encoding="utf-8")
+    assert score("", seed, TERMS) == score_all("", seed, TERMS)
+    assert score("", seed, TERMS).matched
+
+
+def test_custom_terms_with_no_literal_are_always_looked_for():
+    terms = compile_terms([r"\w+ville"])
+    assert score("", "Events in Bentonville.", terms).matched == {r"\w+ville": 1}

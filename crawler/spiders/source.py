@@ -253,6 +253,7 @@ class SourceSpider(Spider):
             discovered_via=meta.get("newsmon_via", ""),
             hint_title=hints.get("title"),
             hint_published=hints.get("published"),
+            fetch_state=meta.get("newsmon_fetch_state"),  # SeenUrlsMiddleware's
         )
 
     def article_failed(self, failure: Failure) -> Iterator[FetchFailure]:
