@@ -6,6 +6,7 @@ and no statement on the crawl's hot path scans a table that grows with the archi
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -60,6 +61,8 @@ def test_a_kept_archive_is_measured_again_after_its_earlier_run_is_taken_out(
 ) -> None:
     db = tmp_path / "kept.db"
     scale.main(["--articles", "300", "--pages", "4", "--no-crawl", "--db", str(db), "--keep"])
+    kept = capsys.readouterr().out.split("\nkept: ", 1)[1].split()[0]
+    shutil.rmtree(kept)  # the empty archive's directory: only the big one is measured again
 
     def counts() -> dict[str, int]:
         conn = sqlite3.connect(db)
