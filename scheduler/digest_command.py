@@ -12,9 +12,10 @@ import click
 from pipelines.database import DatabaseError, open_database
 from review import digest as digests
 from scheduler.cli import BadArgument, existing_db_option
+from scheduler.usage import OneLineCommand
 
 
-@click.command()
+@click.command(cls=OneLineCommand)  # usage errors in one line, as every command
 @existing_db_option
 @click.option(
     "--since",

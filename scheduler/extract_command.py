@@ -18,6 +18,7 @@ from crawler.sources import SourceError, load_sites
 from crawler.urls import canonicalize_url
 from pipelines.explain import Explanation, canonical_url, explain_page, source_for
 from pipelines.relevance import compile_terms
+from scheduler.usage import OneLineCommand
 
 TEXT_PREVIEW_CHARS = 400
 
@@ -29,7 +30,7 @@ def crawl_settings(overrides: dict[str, str]) -> Settings:
     return settings
 
 
-@click.command()
+@click.command(cls=OneLineCommand)  # usage errors in one line, as every command
 @click.argument(
     "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )

@@ -222,7 +222,19 @@ def test_extract_applies_a_licensees_rules_from_the_url() -> None:
         (["no-such-file.html"], "does not exist"),
     ],
 )
-def test_extract_bad_arguments_get_one_line_and_exit_2(args, message) -> None:
-    result = run_newsmon("extract", *args)
-    assert result.returncode == 2
-    assert message in result.stderr and "Traceback" not in result.stderr
+def test_extract_bad_arguments_get_one_line_and_exit_2(args, message, monkeypatch) -> None:
+    monkeypatch.chdir(ROOT)  # in-process: the installed command's path is tested above
+    result = CliRunner().invoke(cli, ["extract", *args])
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
+    (line,) = result.stderr.splitlines()
+    assert message in line
+
+
+def test_every_command_lazy_ones_included_reports_usage_errors_in_one_line() -> None:
+    from scheduler.usage import OneLineErrors
+
+    ctx = click.Context(cli)
+    commands = {name: cli.get_command(ctx, name) for name in cli.list_commands(ctx)}
+    assert not [
+        name for name, command in commands.items() if not isinstance(command, OneLineErrors)
+    ]
