@@ -15,6 +15,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scheduler.prefork import PROCESS_NAME_PREFIX
+
 MARKER = "NEWSMON_BENCH_MARK"
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -23,10 +25,12 @@ CRAWL = "scrapy crawl (reactor)"
 CLI = "newsmon crawl (the CLI)"
 
 
-def kind_of(cmdline: str) -> str:
+def kind_of(cmdline: str, name: str = "") -> str:
+    """The kind of a process, from its command line and its name (``/proc/PID/comm``)."""
     if "pipelines.workers import main" in cmdline:
         return WORKER
-    if "scrapy crawl" in cmdline:
+    # `newsmon crawl` forks its crawls (scheduler/prefork.py): they keep its command line.
+    if "scrapy crawl" in cmdline or name.startswith(PROCESS_NAME_PREFIX):
         return CRAWL
     return CLI
 
@@ -55,8 +59,8 @@ def parent_of(pid: int) -> int:
         return 0
 
 
-def marked_processes(tag: str) -> dict[int, str]:
-    """pid -> command line of every live process carrying ``MARKER=tag``."""
+def marked_processes(tag: str) -> dict[int, tuple[str, str]]:
+    """pid -> (command line, name) of every live process carrying ``MARKER=tag``."""
     needle = f"{MARKER}={tag}".encode()
     found = {}
     for proc in Path("/proc").iterdir():
@@ -65,7 +69,7 @@ def marked_processes(tag: str) -> dict[int, str]:
         try:
             if needle in (proc / "environ").read_bytes():
                 cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-                found[int(proc.name)] = cmdline
+                found[int(proc.name)] = (cmdline, (proc / "comm").read_text().strip())
         except OSError:
             continue
     return found
@@ -118,9 +122,9 @@ class Sampler:
     def sample(self) -> None:
         total_rss = total_pss = 0
         processes = marked_processes(self.tag)
-        for pid, cmdline in processes.items():
-            if processes.get(parent_of(pid)) == cmdline:
-                continue  # forked, not yet exec'd: a copy of its parent, gone in a moment
+        for pid, identity in processes.items():
+            if processes.get(parent_of(pid)) == identity:
+                continue  # forked, not yet exec'd or named: a copy of its parent
             try:
                 cpu = cpu_seconds(pid)
                 rss, pss = memory_kib(pid) if self.memory else (0, 0)
@@ -129,7 +133,7 @@ class Sampler:
             total_rss += rss
             total_pss += pss
             seen = self.sampled.by_pid.setdefault(pid, Seen())
-            seen.kind = kind_of(cmdline)
+            seen.kind = kind_of(*identity)
             seen.rss, seen.pss = max(seen.rss, rss), max(seen.pss, pss)
             seen.cpu = max(seen.cpu, cpu)
         self.sampled.peak_rss = max(self.sampled.peak_rss, total_rss)

@@ -1,9 +1,11 @@
-"""Run crawls as ``scrapy crawl`` subprocesses and read back what each run recorded.
+"""Run crawls as processes of their own and read back what each run recorded.
 
 One process per crawl is the only safe shape for a long-lived tool: the Twisted reactor
 cannot be restarted in-process, a crash or leak stays contained, and a hung crawl can be
-killed. ``newsmon crawl`` and the ``newsmon schedule`` daemon both go through ``run_crawl``,
-which also takes the source's lock, so the two never crawl one source at the same time.
+killed. ``newsmon crawl`` and the ``newsmon schedule`` daemon both go through
+``start_crawl`` and ``finish_crawl``, which also take the source's lock, so the two never
+crawl one source at the same time. The daemon execs ``scrapy crawl`` (``spawn``);
+``newsmon crawl`` forks its crawls from one import of Scrapy (scheduler/prefork.py).
 """
 
 from __future__ import annotations
@@ -24,13 +26,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from crawler.dates import utc_now
 from crawler.origins import publicize
 from pipelines.database import DatabaseError, open_database, write_transaction
 from pipelines.run_states import INTERRUPTED
 from pipelines.workers import default_workers
+from scheduler.prefork import Forker, preload
 
 # After SIGTERM Scrapy closes the spider once in-flight downloads end (DOWNLOAD_TIMEOUT is
 # 30 s); a crawl still there this long after SIGTERM is killed.
@@ -58,7 +61,10 @@ class CrawlJob:
 
     def argv(self, log_file: Path | None) -> list[str]:
         """The exact command a crawl runs, as a user could type it."""
-        argv = [sys.executable, "-m", "scrapy", "crawl", self.source]
+        return [sys.executable, "-m", "scrapy", *self.scrapy_args(log_file)]
+
+    def scrapy_args(self, log_file: Path | None) -> list[str]:
+        argv = ["crawl", self.source]
         for name, value in self.settings.items():
             argv += ["-s", f"{name}={value}"]
         # newsmon's own come last, so a user's -s cannot redirect the run's record.
@@ -132,18 +138,64 @@ def crawl_environment() -> dict[str, str]:
     return env
 
 
-def run_crawl(
-    job: CrawlJob,
-    *,
-    timeout: float | None = None,
-    on_start: Callable[[subprocess.Popen[bytes]], None] | None = None,
-    stopping: threading.Event | None = None,
-) -> CrawlResult:
-    """Run one crawl to its end (or its time limit) under the source's lock.
+class CrawlProcess(Protocol):
+    """What this module needs of a running crawl: a ``subprocess.Popen`` or a ForkedCrawl."""
 
-    ``stopping`` is the caller's shutdown flag: a crawl that ends once it is set was stopped
-    by the operator, whatever state the stop caught it in, and is recorded ``interrupted``.
-    """
+    pid: int
+    returncode: int | None
+
+    def poll(self) -> int | None: ...
+    def send_signal(self, signum: int, /) -> None: ...
+    def terminate(self) -> None: ...
+    def kill(self) -> None: ...
+    def communicate(self, *, timeout: float | None = None) -> tuple[Any, Any]: ...
+
+
+# Starts a job's crawl process: (job, its log file, the descriptor of its source's lock).
+Launch = Callable[[CrawlJob, Path | None, int | None], CrawlProcess]
+
+
+def spawn(job: CrawlJob, log_file: Path | None, lock_fd: int | None) -> CrawlProcess:
+    """Exec `scrapy crawl`: safe from any thread, at the price of importing Scrapy again."""
+    return subprocess.Popen(
+        job.argv(log_file),
+        env=crawl_environment(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL if log_file else None,
+        stderr=subprocess.PIPE,
+        pass_fds=(lock_fd,) if lock_fd is not None else (),
+        start_new_session=True,  # a terminal's Ctrl-C reaches the crawl through us only
+    )
+
+
+class Prefork:
+    """Launches crawls by forking this process, once it has imported Scrapy; by exec where
+    that import fails or forking is unsafe. Only for a process whose main thread starts
+    every crawl before any other thread runs (``start_crawls``)."""
+
+    def __init__(self) -> None:
+        self.env = crawl_environment()
+        self.forker = Forker() if preload(self.env["SCRAPY_SETTINGS_MODULE"]) else None
+
+    def __call__(self, job: CrawlJob, log_file: Path | None, lock_fd: int | None) -> CrawlProcess:
+        if self.forker is None:
+            return spawn(job, log_file, lock_fd)
+        return self.forker.fork(job.scrapy_args(log_file), self.env, log_file, lock_fd)
+
+
+@dataclass
+class StartedCrawl:
+    job: CrawlJob
+    process: CrawlProcess
+    lock: SourceLock
+    log_file: Path | None
+    started: float  # time.monotonic()
+
+
+def start_crawl(
+    job: CrawlJob, launch: Launch = spawn, stopping: threading.Event | None = None
+) -> StartedCrawl | CrawlResult:
+    """Start ``job``'s crawl under its source's lock, or say why it was skipped."""
     started = time.monotonic()
     lock = SourceLock(job.db, job.source)
     if not lock.acquire():
@@ -152,41 +204,67 @@ def run_crawl(
         )
     try:
         if stopping is not None and stopping.is_set():
+            lock.release()
             return CrawlResult(job.source, "skipped", "stopping: not started", {}, 0.0)
         log_file = job.new_log_file()
         if log_file is not None:
             log_file.parent.mkdir(parents=True, exist_ok=True)
-        process = subprocess.Popen(
-            job.argv(log_file),
-            env=crawl_environment(),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL if log_file else None,
-            stderr=subprocess.PIPE,
-            pass_fds=(lock.fd,) if lock.fd is not None else (),
-            start_new_session=True,  # a terminal's Ctrl-C reaches the crawl through us only
-        )
-        lock.record_holder(process.pid)
-        if on_start is not None:
-            on_start(process)
-        stderr, timed_out = wait(process, timeout)
-    finally:
+        process = launch(job, log_file, lock.fd)
+    except BaseException:
         lock.release()
+        raise
+    lock.record_holder(process.pid)
+    return StartedCrawl(job, process, lock, log_file, started)
+
+
+def finish_crawl(
+    crawl: StartedCrawl, *, timeout: float | None = None, stopping: threading.Event | None = None
+) -> CrawlResult:
+    """Wait for a started crawl to its end (or its time limit), then read back its record.
+
+    ``stopping`` is the caller's shutdown flag: a crawl that ends once it is set was stopped
+    by the operator, whatever state the stop caught it in, and is recorded ``interrupted``.
+    """
+    try:
+        stderr, timed_out = wait(crawl.process, timeout)
+    finally:
+        crawl.lock.release()
+    returncode = crawl.process.returncode
     ending = Ending(
-        process.returncode,
+        returncode if returncode is not None else 255,
         stderr,
         timed_out,
         stopped=stopping is not None and stopping.is_set(),
     )
-    result = collect(job, ending, time.monotonic() - started, log_file)
+    job = crawl.job
+    result = collect(job, ending, time.monotonic() - crawl.started, crawl.log_file)
     if job.log_dir is not None:
         prune_logs(job.db, job.source)
     return result
 
 
+def run_crawl(
+    job: CrawlJob,
+    *,
+    timeout: float | None = None,
+    on_start: Callable[[CrawlProcess], None] | None = None,
+    stopping: threading.Event | None = None,
+) -> CrawlResult:
+    """Run one crawl, exec'd, to its end (or its time limit) under the source's lock."""
+    crawl = start_crawl(job, spawn, stopping)
+    if isinstance(crawl, CrawlResult):
+        return crawl
+    if on_start is not None:
+        on_start(crawl.process)
+    return finish_crawl(crawl, timeout=timeout, stopping=stopping)
+
+
 def run_crawls(jobs: list[CrawlJob], *, timeout: float | None = None) -> list[CrawlResult]:
     """Run ``jobs`` in parallel (they are different sites) and return their results.
 
-    On KeyboardInterrupt (Ctrl-C, or SIGTERM turned into one by the caller) every crawl is
+    Every crawl is started from the calling (main) thread before any other thread exists, so
+    they can be forked from one import of Scrapy; threads then wait for them. On
+    KeyboardInterrupt (Ctrl-C, or SIGTERM turned into one by the caller) every crawl is
     stopped the polite way and the results of the stopped runs are still returned.
     """
     if not jobs:
@@ -195,29 +273,59 @@ def run_crawls(jobs: list[CrawlJob], *, timeout: float | None = None) -> list[Cr
     workers = str(default_workers(len(jobs)))
     for job in jobs:
         job.settings = {"NEWSMON_EXTRACT_WORKERS": workers, **job.settings}
-    started: list[subprocess.Popen[bytes]] = []
     stopping = threading.Event()
-
-    def on_start(process: subprocess.Popen[bytes]) -> None:
-        started.append(process)
-        if stopping.is_set():  # started just as the interrupt came
-            terminate(process)
-
+    crawls, held = start_crawls(jobs, stopping)
+    running = [crawl.process for crawl in crawls if isinstance(crawl, StartedCrawl)]
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
         futures = [
-            pool.submit(run_crawl, job, timeout=timeout, on_start=on_start, stopping=stopping)
-            for job in jobs
+            pool.submit(finish_crawl, crawl, timeout=timeout, stopping=stopping)
+            for crawl in crawls
+            if isinstance(crawl, StartedCrawl)
         ]
         try:
-            return [future.result() for future in futures]
+            for signum in held:  # now that every started crawl is known, the caller sees it
+                signal.raise_signal(signum)
+            finished = [future.result() for future in futures]
         except KeyboardInterrupt:
             stopping.set()
-            for process in list(started):
+            for process in running:
                 terminate(process)
-            return [future.result() for future in futures]
+            finished = [future.result() for future in futures]
+    ended = iter(finished)
+    return [crawl if isinstance(crawl, CrawlResult) else next(ended) for crawl in crawls]
 
 
-def wait(process: subprocess.Popen[bytes], timeout: float | None) -> tuple[bytes, bool]:
+def start_crawls(
+    jobs: list[CrawlJob], stopping: threading.Event
+) -> tuple[list[StartedCrawl | CrawlResult], list[int]]:
+    """Start every job, forked from one import of Scrapy when this is the only thread.
+
+    SIGINT and SIGTERM are held meanwhile (returned, for the caller to deliver), so a stop
+    cannot fall between a fork and its bookkeeping and leave a crawl nobody waits for; the
+    jobs not yet started when one came are skipped.
+    """
+    alone = threading.current_thread() is threading.main_thread() and threading.active_count() == 1
+    if not alone:
+        return [start_crawl(job, spawn, stopping) for job in jobs], []
+    held: list[int] = []
+
+    def hold(signum: int, frame: Any) -> None:
+        held.append(signum)
+        stopping.set()
+
+    previous = {signum: signal.signal(signum, hold) for signum in HELD_SIGNALS}
+    try:
+        launch = Prefork()
+        return [start_crawl(job, launch, stopping) for job in jobs], held
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def wait(process: CrawlProcess, timeout: float | None) -> tuple[bytes, bool]:
     """Wait for ``process``; past ``timeout`` send SIGTERM (Scrapy then closes the spider and
     flushes its pipelines), and SIGKILL if it is still there after a grace period."""
     try:
@@ -229,7 +337,7 @@ def wait(process: subprocess.Popen[bytes], timeout: float | None) -> tuple[bytes
         return stderr or b"", True
 
 
-def terminate(process: subprocess.Popen[bytes], grace: float = KILL_GRACE_SECONDS) -> None:
+def terminate(process: CrawlProcess, grace: float = KILL_GRACE_SECONDS) -> None:
     """Stop a crawl, politely first: SIGTERM (Scrapy stops scheduling, closes the spider and
     lets its pipelines finish), a second SIGTERM after ``FORCE_AFTER_SECONDS`` (Scrapy's
     forced shutdown, for a crawl stuck waiting on downloads), SIGKILL after ``grace``."""
@@ -245,7 +353,7 @@ def terminate(process: subprocess.Popen[bytes], grace: float = KILL_GRACE_SECOND
         timer.start()
 
 
-def _if_alive(process: subprocess.Popen[bytes], action: Callable[[], None]) -> None:
+def _if_alive(process: CrawlProcess, action: Callable[[], None]) -> None:
     if process.poll() is None:
         action()
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import signal
 import sqlite3
-import subprocess
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from crawler.sources import Source
 from pipelines.database import DatabaseError, open_database
-from scheduler.crawl import KILL_GRACE_SECONDS, CrawlJob, run_crawl, terminate
+from scheduler.crawl import KILL_GRACE_SECONDS, CrawlJob, CrawlProcess, run_crawl, terminate
 from scheduler.daemon_state import record_start, record_stop
 from scheduler.status import history, next_run
 
@@ -57,7 +56,7 @@ class Daemon:
             timezone=UTC,
         )
         self.scheduler.add_listener(self._job_event, EVENT_JOB_ERROR | EVENT_JOB_MAX_INSTANCES)
-        self.running: dict[str, subprocess.Popen[bytes]] = {}
+        self.running: dict[str, CrawlProcess] = {}
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.runs = 0
@@ -121,7 +120,7 @@ class Daemon:
         )
         self._reschedule_after(name)
 
-    def _started(self, name: str, process: subprocess.Popen[bytes]) -> None:
+    def _started(self, name: str, process: CrawlProcess) -> None:
         with self.lock:
             self.running[name] = process
             if self.stopping.is_set():  # SIGTERM arrived while this crawl was starting

@@ -42,6 +42,7 @@ def test_process_kinds_and_cpu_seconds_are_read_from_proc() -> None:
     assert kind_of("python -c import x; from pipelines.workers import main") == "extraction worker"
     assert kind_of("python -m scrapy crawl rferl -s NEWSMON_DB=x") == "scrapy crawl (reactor)"
     assert kind_of("python -m scheduler crawl") == "newsmon crawl (the CLI)"
+    assert kind_of("python -m scheduler crawl", "crawl rferl") == "scrapy crawl (reactor)"
     spent = cpu_seconds()
     assert 0 < spent <= cpu_seconds(os.getpid())
 

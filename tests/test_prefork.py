@@ -1,0 +1,125 @@
+"""`newsmon crawl` forks its crawls from one import of Scrapy (scheduler/prefork.py): each is
+still a process of its own, with its own session and only its own source's lock."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from bench.processes import CRAWL, kind_of, parent_of
+from tests.conftest import FAST, ROOT, open_db
+from tests.siteserver import Route, origin_map_args, serve_sites
+
+
+def slowly(path: str) -> Route | None:
+    """Every answer a second late, so the crawls are still running when the test looks."""
+    time.sleep(1)
+    return None
+
+
+def named_crawls(marker: str) -> dict[int, str]:
+    """pid -> name of the running forked crawls whose environment holds ``marker``."""
+    found = {}
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and marker.encode() in (proc / "environ").read_bytes():
+                name = (proc / "comm").read_text().strip()
+                if name.startswith("crawl "):
+                    found[int(proc.name)] = name
+        except OSError:  # gone meanwhile
+            continue
+    return found
+
+
+def running_runs(db_path: Path) -> list[str]:
+    try:
+        with contextlib.closing(sqlite3.connect(db_path, timeout=10)) as db:
+            query = "select source from crawl_runs where status = 'running'"
+            return [row[0] for row in db.execute(query)]
+    except sqlite3.OperationalError:  # not created yet
+        return []
+
+
+def lock_files(pid: int) -> list[str]:
+    """The names of the lock files a process holds open."""
+    targets = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            targets.append(os.readlink(fd))
+        except OSError:
+            continue
+    return sorted(Path(target).name for target in targets if target.endswith(".lock"))
+
+
+def test_each_forked_crawl_is_a_process_of_its_own_holding_only_its_own_lock(tmp_path) -> None:
+    marker = f"NEWSMON_PREFORK_TEST={uuid.uuid4().hex}"
+    db_path = tmp_path / "news.db"
+    with serve_sites() as sites:
+        for site in sites.values():
+            site.handler = slowly
+        command = [sys.executable, "-m", "scheduler", "crawl", "rferl", "reuters"]
+        cli = subprocess.Popen(
+            [*command, "--db", str(db_path), *FAST, *origin_map_args(sites)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, marker.split("=")[0]: marker.split("=")[1]},
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while len(running_runs(db_path)) < 2:  # both crawls have opened their spiders
+                assert cli.poll() is None and time.monotonic() < deadline, cli.stderr
+                time.sleep(0.1)
+            crawls = named_crawls(marker)
+            assert sorted(crawls.values()) == ["crawl reuters", "crawl rferl"]
+            for pid, name in crawls.items():
+                source = name.removeprefix("crawl ")
+                assert parent_of(pid) == cli.pid
+                assert os.getsid(pid) == pid, "its own session, as `scrapy crawl` had"
+                assert lock_files(pid) == [f"{source}.lock"], "its own source's lock only"
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+                assert kind_of(cmdline, name) == CRAWL
+        finally:
+            cli.send_signal(signal.SIGTERM)
+            _, stderr = cli.communicate(timeout=90)
+    assert cli.returncode == 128 + signal.SIGTERM, stderr
+    runs = {row["source"]: row for row in open_db(db_path).query("select * from crawl_runs")}
+    assert {source: row["status"] for source, row in runs.items()} == {
+        "rferl": "interrupted",
+        "reuters": "interrupted",
+    }
+    assert all(Path(row["log_path"]).read_text().strip() for row in runs.values())
+
+
+PRELOAD = """
+import sys
+from scheduler.prefork import preload
+print(preload({module!r}), "twisted.internet.reactor" in sys.modules, "{spiders}" in sys.modules)
+"""
+
+
+def preload_in_a_fresh_process(module: str, before: str = "") -> str:
+    code = before + PRELOAD.format(module=module, spiders="crawler.spiders.source")
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return result.stdout.strip()
+
+
+def test_preload_imports_the_project_but_never_installs_a_reactor() -> None:
+    # A forked crawl installs its own (asyncio) reactor: one inherited would make it fail.
+    assert preload_in_a_fresh_process("crawler.settings") == "True False True"
+
+
+def test_preload_refuses_when_forking_would_not_be_safe_or_the_project_does_not_import() -> None:
+    installed = "import twisted.internet.reactor\n"
+    assert preload_in_a_fresh_process("crawler.settings", installed) == "False True False"
+    assert preload_in_a_fresh_process("no_such_settings_module") == "False False False"
