@@ -6,8 +6,10 @@ tokens and ``title:`` or ``{title text}:`` column filters all pass through uncha
 word FTS5 would reject (``al-Jufra``, ``Ra's``, ``U.N.``: punctuation inside a bare word) is
 put in double quotes, which makes it the phrase the reviewer meant; an unclosed quote is
 closed. A query FTS5 still cannot parse (``Libya AND``) gets a 400 with a readable message
-instead of Datasette's SQL error page. Nothing else (other tables, other parameters,
-other paths) is touched.
+instead of Datasette's SQL error page. A search of the articles table in no chosen order
+lists the most recently stored matches first (the table's own order, by publication time,
+is too slow for a common word on a big archive). Nothing else (other tables, other
+parameters, other paths) is touched.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ _BAREWORD = re.compile(r"^[A-Za-z0-9_\x1a\x80-\U0010ffff]+$")
 # (/-/search is datasette-search-all's box over every table: left to it.)
 _SEARCH_PATH = re.compile(r"^/(?!-/)[^/]+/(articles|search)(\.\w+)?$")
 FTS_TABLE = "articles_fts"
+SEARCH_ORDER = "id"  # a search of the articles table lists the most recently stored first
 
 
 def fts_safe(query: str) -> str:
@@ -99,6 +102,12 @@ def rewrite(path: str, query_string: bytes) -> tuple[bytes, list[str]]:
         return query_string, []
     fixed = [(n, fts_safe(v) if _is_search(n, params) else v) for n, v in pairs]
     searches = [v for n, v in fixed if _is_search(n, params) and v.strip()]
+    if params == ("_search",) and searches and not {"_sort", "_sort_desc"} & {n for n, _ in pairs}:
+        # The table's default order (by publication time) sorts every match's whole row
+        # before the first page: 4 s for a common word on an archive of a million
+        # articles with a cold cache, past the time limit. By id SQLite walks the
+        # matches newest stored first and stops at the page's end (a few ms).
+        fixed.append(("_sort_desc", SEARCH_ORDER))
     return urlencode(fixed).encode(), searches
 
 

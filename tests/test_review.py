@@ -112,6 +112,23 @@ def test_search_finds_the_article_by_a_libyan_name(archive: Path) -> None:
     )
 
 
+def test_a_search_lists_the_newest_stored_matches_first_without_sorting_them_all(
+    archive: Path,
+) -> None:
+    response = get(archive, "/news/articles.json?_search=Libya&_size=max")
+    page = response.json()
+    ids = [row[0] for row in page["rows"]]
+    assert len(ids) > 1 and ids == sorted(ids, reverse=True)
+    # The order comes from walking the matches, not from sorting every matching row.
+    plan = open_db(archive).execute(
+        "explain query plan " + page["query"]["sql"], page["query"]["params"]
+    )
+    assert not [step for step in plan.fetchall() if "TEMP B-TREE" in step[3]]
+    chosen = rows(archive, "/news/articles.json?_search=Libya&_size=max&_sort=published")
+    published = [row["published"] for row in chosen if row["published"]]
+    assert len(published) > 1 and published == sorted(published)
+
+
 def test_a_page_that_does_not_exist_is_a_404_with_no_traceback_in_the_servers_log(
     archive: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
