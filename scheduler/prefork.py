@@ -54,6 +54,8 @@ def preload(settings_module: str) -> bool:
     A project that fails to import is not an error here: the crawl, started with exec
     instead, reports it in its own run record like any other crawl failure.
     """
+    if sys.platform != "linux":  # macOS system libraries are not fork-safe: exec there
+        return False
     if REACTOR_MODULE in sys.modules:  # a forked crawl could not install its own reactor
         return False
     try:
