@@ -123,3 +123,44 @@ def test_preload_refuses_when_forking_would_not_be_safe_or_the_project_does_not_
     installed = "import twisted.internet.reactor\n"
     assert preload_in_a_fresh_process("crawler.settings", installed) == "False True False"
     assert preload_in_a_fresh_process("no_such_settings_module") == "False False False"
+
+
+HOLD_DURING_START = """
+import os, signal, sys, threading
+from pathlib import Path
+
+import scheduler.crawl as crawl
+
+
+class Started:
+    pid, returncode = os.getpid(), 0
+
+
+def launch_as_a_stop_arrives(job, log_file, lock_fd):
+    os.kill(os.getpid(), signal.SIGTERM)  # by default this would end the process here
+    return Started()
+
+
+crawl.Prefork = lambda: launch_as_a_stop_arrives
+db = Path(sys.argv[1])
+stopping = threading.Event()
+crawls, held = crawl.start_crawls([crawl.CrawlJob("a", db), crawl.CrawlJob("b", db)], stopping)
+print(type(crawls[0]).__name__, "|", crawls[1].reason, "|", held, stopping.is_set())
+"""
+
+
+def test_a_stop_while_the_crawls_start_is_held_until_every_started_one_is_known(
+    tmp_path,
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", HOLD_DURING_START, str(tmp_path / "news.db")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    # The first crawl started and is in the list (to be stopped), the second never started,
+    # and the signal is handed back to the caller, who stops the started ones politely.
+    expected = f"StartedCrawl | stopping: not started | [{int(signal.SIGTERM)}] True"
+    assert result.stdout.strip() == expected
