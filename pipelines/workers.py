@@ -131,6 +131,11 @@ class WorkerPool:
             finally:
                 self._busy.discard(worker)
             self._idle.append(worker)
+        # Let a call waiting for a worker send its job now: what our caller does next (store
+        # the page, tens of milliseconds, without yielding) would otherwise leave the worker
+        # idle meanwhile. A woken waiter runs before this task resumes (both are queued
+        # callbacks, the waiter's first).
+        await asyncio.sleep(0)
         if status == "error":
             raise value
         return value

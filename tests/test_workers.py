@@ -23,7 +23,7 @@ from tests import workload
 from tests.conftest import FAST, ROOT, open_db, run_newsmon
 from tests.siteserver import Route, Site
 from tests.test_faults import article
-from tests.workload import die, fail, spin, square
+from tests.workload import clock, die, fail, spin, square
 
 
 def process_state(pid: int) -> str:
@@ -69,6 +69,29 @@ def test_a_call_past_the_time_limit_kills_its_worker_alone_and_the_pool_goes_on(
             assert time.monotonic() - started < 10  # the limit, not the 60 s of the call
             assert len(pool.pids) == 1  # the hung worker is gone, not kept busy
             assert await pool.run(square, 5) == 25
+        finally:
+            pool.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_waiting_call_gets_the_worker_before_its_last_caller_goes_on_without_yielding():
+    # The crawl stores a page right after its extraction returns, without yielding to the
+    # event loop for tens of milliseconds: the next page must not wait for that.
+    async def extract_then_store(pool: WorkerPool) -> tuple[float, float]:
+        await pool.run(square, 2)
+        storing = time.time()
+        time.sleep(0.5)  # synchronous, as the store's SQLite writes are
+        return storing, time.time()
+
+    async def scenario() -> None:
+        pool = WorkerPool(1, timeout=30, preload=[workload.__name__])
+        try:
+            await pool.run(square, 1)  # started and idle
+            (storing, stored), next_ran = await asyncio.gather(
+                extract_then_store(pool), pool.run(clock)
+            )
+            assert storing - 0.1 <= next_ran < stored
         finally:
             pool.close()
 

@@ -24,3 +24,8 @@ def die() -> None:
 
 def fail() -> None:
     raise ValueError("bad page")
+
+
+def clock() -> float:
+    """When the worker ran the call (the wall clock, comparable across processes)."""
+    return time.time()
