@@ -479,7 +479,9 @@ def main(argv: list[str] | None = None) -> int:
             section(f"newsmon crawl of {args.pages} pages, end to end")
             sources = work / "sources.toml"
             sources.write_text(SOURCES)
-            with served(make_pages(args.pages)) as (origin, _):
+            # Copies numbered after step 1's: the same real pages, none of them stored yet
+            # (the same texts would all be refused as duplicates).
+            with served(make_pages(2 * args.pages)[args.pages :]) as (origin, _):
                 # Into the archive of step 1 (it holds the same stored copies as the big one).
                 empty_s, empty_n = crawl_seconds(empty, origin, sources)
                 big_s, big_n = crawl_seconds(big, origin, sources)
