@@ -221,6 +221,12 @@ def test_stub_that_becomes_a_libya_story_is_judged_again_and_stored(rferl):
     rferl.publish(STORY, article_page(STORY, "Snow closes schools", NOT_LIBYA), ago(hours=3))
     first = rferl.crawl()
     assert first["irrelevant"] == 1 and first["stored"] == 0
+    # A minute passes (or the new date could fall in the second the page was judged in,
+    # which does not count as after it).
+    judged = ago(minutes=1)
+    with rferl.db.conn:
+        rferl.db.execute("update seen_urls set last_seen = ?", [judged])
+        rferl.db.execute("update fetch_state set checked = ?", [judged])
 
     rferl.publish(STORY, article_page(STORY, "Clashes in Tripoli", LIBYA), ago(seconds=0))
     second = rferl.crawl()
