@@ -15,8 +15,9 @@ import gzip
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable
-from typing import Any, Self
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Self, TypeVar
 
 import sqlite_utils
 from scrapy import Spider, signals
@@ -30,11 +31,12 @@ from pipelines.database import open_database, write_transaction
 from pipelines.fetch_state import write_fetch_state
 from pipelines.freshness import NO_TEXT_ATTEMPTS, RETRIED_OUTCOMES, load_known
 from pipelines.stories import assign as assign_story
-from pipelines.versions import add_version, record_revision, stored_from_same_link
+from pipelines.versions import Revision, add_version, record_revision, stored_from_same_link
 
 __all__ = ["NO_TEXT_ATTEMPTS", "RETRIED_OUTCOMES", "Archive", "ArchivePipeline", "StorePipeline"]
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Archive:
@@ -215,10 +217,32 @@ class ArchivePipeline:
 
 
 class StorePipeline(ArchivePipeline):
+    """Stores articles and the outcome of every page judged.
+
+    Its SQLite work runs on one thread of its own, the writer, which owns the connection:
+    SQLite lets go of the GIL while it reads, writes and syncs, so the event loop goes on
+    downloading pages and handing them to the extraction workers meanwhile (on a big
+    archive, an article's index pages are often read from disk). One thread keeps the
+    writes in order, each article in its own transaction as before.
+    """
+
     def __init__(self, crawler: Crawler):
         super().__init__(crawler)
         self.closing: asyncio.Task[None] | None = None
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsmon-store")
         crawler.signals.connect(self.item_dropped, signal=signals.item_dropped)
+
+    def open_spider(self) -> None:
+        self.archive = self.writer.submit(Archive.open, self.db_path).result()
+
+    def close_spider(self) -> None:
+        """Let the writes already handed to the writer finish, then close the archive."""
+        if self.archive is not None:
+            self.writer.submit(self.archive.close).result()
+        self.writer.shutdown(wait=True)
+
+    async def _written(self, write: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await asyncio.wrap_future(self.writer.submit(write, *args, **kwargs))
 
     def _close(self, reason: str) -> None:
         """Close the spider without waiting here: closing waits for this very item."""
@@ -231,21 +255,31 @@ class StorePipeline(ArchivePipeline):
         assert self.crawler.stats is not None
         if isinstance(item, FetchFailure):
             outcome = "gone" if item.permanent else "failed"
-            self.archive.record_outcome(
-                item.source, _keys(item), outcome, item.reason, status=item.status
+            await self._written(
+                self.archive.record_outcome,
+                item.source,
+                _keys(item),
+                outcome,
+                item.reason,
+                status=item.status,
             )
             raise Rejected(outcome, f"not fetched: {item.url} ({item.reason})")
         if not isinstance(item, Article):
             return item
-        if (article_id := stored_from_same_link(self.archive.db, item)) is not None:
-            return self._revise(article_id, item)
         try:
-            stored = self.archive.store_article(item)
+            revision, stored = await self._written(self._store, item)
         except sqlite3.OperationalError as exc:
             if "full" in str(exc):  # "database or disk is full": every later write fails too
                 logger.error("Cannot store %s: %s; stopping the crawl", item.url, exc)
                 self._close("disk_full")
             raise
+        if revision is not None:
+            if revision.changed:
+                self.crawler.stats.inc_value("newsmon/updated")
+                logger.info("Updated %s to version %d: %s", item.url, revision.version, item.title)
+            else:
+                self.crawler.stats.inc_value("newsmon/unchanged")
+            return item
         if not stored:
             self.crawler.stats.inc_value("newsmon/rejected/duplicate")
             raise Rejected("duplicate", f"already stored: {item.url}")
@@ -253,15 +287,13 @@ class StorePipeline(ArchivePipeline):
         logger.info("Stored %s: %s", item.url, item.title)
         return item
 
-    def _revise(self, article_id: int, item: Article) -> Article:
-        assert self.archive is not None and self.crawler.stats is not None
-        revision = record_revision(self.archive.db, article_id, item)
-        if revision.changed:
-            self.crawler.stats.inc_value("newsmon/updated")
-            logger.info("Updated %s to version %d: %s", item.url, revision.version, item.title)
-        else:
-            self.crawler.stats.inc_value("newsmon/unchanged")
-        return item
+    def _store(self, item: Article) -> tuple[Revision | None, bool]:
+        """On the writer: a new version of the article stored from the same link, or the
+        article stored as new (False if a duplicate got there first)."""
+        assert self.archive is not None
+        if (article_id := stored_from_same_link(self.archive.db, item)) is not None:
+            return record_revision(self.archive.db, article_id, item), False
+        return None, self.archive.store_article(item)
 
     def item_dropped(
         self, item: Any, response: Response | None, exception: Exception, spider: Spider
@@ -271,7 +303,9 @@ class StorePipeline(ArchivePipeline):
             return
         if isinstance(item, Page | Article):  # a FetchFailure was recorded in process_item
             status = item.status if isinstance(item, Page) else 200
-            self.archive.record_outcome(
+            # Not waited for: close_spider lets every write handed to the writer finish.
+            written: Future[None] = self.writer.submit(
+                self.archive.record_outcome,
                 item.source,
                 _keys(item),
                 exception.outcome,
@@ -280,3 +314,9 @@ class StorePipeline(ArchivePipeline):
                 duplicate_of=exception.duplicate_of,
                 fetch_state=item.fetch_state,
             )
+            written.add_done_callback(_log_failed_write)
+
+
+def _log_failed_write(written: Future[None]) -> None:
+    if (error := written.exception()) is not None:
+        logger.error("Cannot record a page's outcome: %s", error)
