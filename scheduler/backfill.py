@@ -36,7 +36,8 @@ from rich.progress import (
 from scrapy.settings import Settings
 
 from crawler.backfill import BackfillPlan
-from scheduler.crawl import CrawlJob, CrawlResult, run_crawl, terminate
+from scheduler.crawl import CrawlJob, run_crawl, terminate
+from scheduler.run_record import CrawlResult
 
 LOG_EVERY_SECONDS = 30.0
 POLL_SECONDS = 0.5

@@ -18,8 +18,9 @@ from crawler.origins import OriginMapError, parse_origin
 from crawler.sources import Source, SourceError, load_sources, parse_duration
 from pipelines.database import DatabaseError, open_database
 from scheduler.compact_command import compact_archive
-from scheduler.crawl import CrawlJob, CrawlResult, run_crawls
+from scheduler.crawl import CrawlJob, run_crawls
 from scheduler.regroup import regroup
+from scheduler.run_record import CrawlResult
 from scheduler.status import UNHEALTHY_FAILURES, source_status
 from scheduler.usage import OneLineGroup
 

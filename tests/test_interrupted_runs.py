@@ -17,7 +17,8 @@ import pytest
 
 from pipelines.database import open_database
 from pipelines.runs import INTERRUPTED, run_status
-from scheduler.crawl import CrawlJob, Ending, run_crawl, terminate
+from scheduler.crawl import CrawlJob, run_crawl, terminate
+from scheduler.run_record import Ending
 from scheduler.status import history
 from tests.conftest import FAST
 from tests.siteserver import Site, load_manifest

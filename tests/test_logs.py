@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pipelines.database import open_database
 from scheduler.cli import logs_dir
-from scheduler.crawl import prune_logs
+from scheduler.run_record import prune_logs
 
 
 def fill(db_path: Path, log_dir: Path, runs: int) -> list[Path]:

@@ -13,7 +13,7 @@ from datasette.app import Datasette
 
 from pipelines.database import open_database
 from review.serve import datasette_for, metadata_for
-from scheduler.crawl import prune_logs
+from scheduler.run_record import prune_logs
 from tests.test_logs import fill
 
 
