@@ -68,7 +68,7 @@ def preload(settings_module: str) -> bool:
 
 def preloaded_modules(settings_module: str) -> list[str]:
     from scrapy.settings import Settings
-    from scrapy.utils.misc import walk_modules
+    from scrapy.utils.misc import walk_modules_iter
 
     settings = Settings()
     settings.setmodule(settings_module, priority="project")
@@ -81,7 +81,7 @@ def preloaded_modules(settings_module: str) -> list[str]:
     spiders = [
         module.__name__
         for package in settings.getlist("SPIDER_MODULES")
-        for module in walk_modules(package)
+        for module in walk_modules_iter(package)
     ]
     return [COMMAND_MODULE, *spiders, *sorted({path.rpartition(".")[0] for path in paths})]
 

@@ -111,6 +111,7 @@ def preload_in_a_fresh_process(module: str, before: str = "") -> str:
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
+    assert result.stderr == "", result.stderr  # no warning: `newsmon crawl` would print it
     return result.stdout.strip()
 
 
