@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 import rich.console
+import yaml
 from datasette.app import Datasette
 
 from crawler.dates import utc_now
@@ -33,7 +34,7 @@ from pipelines.database import open_database
 from pipelines.store import Archive
 from pipelines.versions import record_revision
 from review.headers import content_security_policy, script_hash
-from review.search import rewrite
+from review.search import TABLE_ORDER, rewrite
 from review.serve import datasette_for, metadata_for
 from tests.conftest import FAST, ROOT, DemoCrawl, expected_articles, open_db, run_newsmon
 from tests.siteserver import origin_map_args, serve_sites
@@ -127,6 +128,11 @@ def test_a_search_lists_the_newest_stored_matches_first_without_sorting_them_all
     chosen = rows(archive, "/news/articles.json?_search=Libya&_size=max&_sort=published")
     published = [row["published"] for row in chosen if row["published"]]
     assert len(published) > 1 and published == sorted(published)
+    # The table page's form sends its pre-selected default order with every search.
+    form = "_search=Libya&_sort=published&_sort_by_desc=on&_size=max"
+    assert [row["id"] for row in rows(archive, f"/news/articles.json?{form}")] == ids
+    metadata = yaml.safe_load((ROOT / "review" / "metadata.yml").read_text())
+    assert metadata["database"]["tables"]["articles"]["sort_desc"] == TABLE_ORDER
 
 
 def test_a_page_that_does_not_exist_is_a_404_with_no_traceback_in_the_servers_log(
