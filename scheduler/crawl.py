@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -21,7 +22,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,6 +30,8 @@ from typing import Any, Protocol
 from pipelines.workers import default_workers
 from scheduler.prefork import Forker, preload
 from scheduler.run_record import CrawlResult, Ending, collect, prune_logs
+
+logger = logging.getLogger("newsmon.crawl")
 
 # After SIGTERM Scrapy closes the spider once in-flight downloads end (DOWNLOAD_TIMEOUT is
 # 30 s); a crawl still there this long after SIGTERM is killed.
@@ -240,7 +243,7 @@ def run_crawl(
 def run_crawls(jobs: list[CrawlJob], *, timeout: float | None = None) -> list[CrawlResult]:
     """Run ``jobs`` in parallel (they are different sites) and return their results.
 
-    Every crawl is started from the calling (main) thread before any other thread exists, so
+    Every crawl is started from the calling thread before any thread of ours exists, so
     they can be forked from one import of Scrapy; threads then wait for them. On
     KeyboardInterrupt (Ctrl-C, or SIGTERM turned into one by the caller) every crawl is
     stopped the polite way and the results of the stopped runs are still returned.
@@ -252,55 +255,79 @@ def run_crawls(jobs: list[CrawlJob], *, timeout: float | None = None) -> list[Cr
     for job in jobs:
         job.settings = {"NEWSMON_EXTRACT_WORKERS": workers, **job.settings}
     stopping = threading.Event()
-    crawls, held = start_crawls(jobs, stopping)
-    running = [crawl.process for crawl in crawls if isinstance(crawl, StartedCrawl)]
+    held = HeldSignals(stopping)
+    crawls: list[StartedCrawl | CrawlResult] = []
+    running: list[CrawlProcess] = []
+    futures: list[Future[CrawlResult]] = []
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-        futures = [
-            pool.submit(finish_crawl, crawl, timeout=timeout, stopping=stopping)
-            for crawl in crawls
-            if isinstance(crawl, StartedCrawl)
-        ]
         try:
-            for signum in held:  # now that every started crawl is known, the caller sees it
-                signal.raise_signal(signum)
+            crawls += start_crawls(jobs, stopping)
+            running += [crawl.process for crawl in crawls if isinstance(crawl, StartedCrawl)]
+            futures += [
+                pool.submit(finish_crawl, crawl, timeout=timeout, stopping=stopping)
+                for crawl in crawls
+                if isinstance(crawl, StartedCrawl)
+            ]
+            held.release()  # every started crawl is known: a stop that came is delivered now
             finished = [future.result() for future in futures]
         except KeyboardInterrupt:
             stopping.set()
             for process in running:
                 terminate(process)
             finished = [future.result() for future in futures]
+        finally:
+            held.release(deliver=False)
     ended = iter(finished)
     return [crawl if isinstance(crawl, CrawlResult) else next(ended) for crawl in crawls]
 
 
 def start_crawls(
     jobs: list[CrawlJob], stopping: threading.Event
-) -> tuple[list[StartedCrawl | CrawlResult], list[int]]:
-    """Start every job, forked from one import of Scrapy when this is the only thread.
+) -> list[StartedCrawl | CrawlResult]:
+    """Start every job, forked from one import of Scrapy when no other thread runs.
 
-    SIGINT and SIGTERM are held meanwhile (returned, for the caller to deliver), so a stop
-    cannot fall between a fork and its bookkeeping and leave a crawl nobody waits for; the
-    jobs not yet started when one came are skipped.
+    A job that cannot start (no memory or process slot for a fork, say) fails alone; the
+    crawls started before it are still waited for.
     """
     alone = threading.current_thread() is threading.main_thread() and threading.active_count() == 1
-    if not alone:
-        return [start_crawl(job, spawn, stopping) for job in jobs], []
-    held: list[int] = []
+    launch: Launch = Prefork() if alone else spawn
+    crawls: list[StartedCrawl | CrawlResult] = []
+    for job in jobs:
+        try:
+            crawls.append(start_crawl(job, launch, stopping))
+        except Exception as exc:
+            logger.error("cannot start the crawl of %s: %s", job.source, exc)
+            crawls.append(CrawlResult(job.source, "failed", f"cannot start: {exc}", {}, 0.0))
+    return crawls
 
-    def hold(signum: int, frame: Any) -> None:
-        held.append(signum)
-        stopping.set()
 
-    previous = {signum: signal.signal(signum, hold) for signum in HELD_SIGNALS}
-    try:
-        launch = Prefork()
-        return [start_crawl(job, launch, stopping) for job in jobs], held
-    finally:
+class HeldSignals:
+    """SIGINT and SIGTERM recorded, not handled, until ``release``: a stop cannot then fall
+    between a fork and its bookkeeping and leave a crawl nobody waits for. A stop that comes
+    sets ``stopping``, so the jobs not started yet are skipped. Only the main thread can
+    hold signals; elsewhere this does nothing (and no KeyboardInterrupt can arrive there)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, stopping: threading.Event):
+        self.stopping = stopping
+        self.held: list[int] = []
+        self.previous: dict[int, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            self.previous = {signum: signal.signal(signum, self._hold) for signum in self.SIGNALS}
+
+    def _hold(self, signum: int, frame: Any) -> None:
+        self.held.append(signum)
+        self.stopping.set()
+
+    def release(self, *, deliver: bool = True) -> None:
+        """Give the signals back to their handlers and, with ``deliver``, raise those held."""
+        previous, self.previous = self.previous, {}
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-
-
-HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+        if deliver and previous:
+            for signum in self.held:
+                signal.raise_signal(signum)
 
 
 def wait(process: CrawlProcess, timeout: float | None) -> tuple[bytes, bool]:

@@ -43,6 +43,8 @@ COMPONENT_SETTINGS = (
     "DOWNLOAD_HANDLERS",
 )
 REACTOR_MODULE = "twisted.internet.reactor"
+# The signals whose handlers a forked crawl must not inherit from the process it forks from.
+CHILD_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 # A forked crawl keeps its parent's command line; its name (``ps -o comm``, ``top``) says
 # which source it crawls instead.
 PROCESS_NAME_PREFIX = "crawl "
@@ -72,11 +74,16 @@ def preloaded_modules(settings_module: str) -> list[str]:
 
     settings = Settings()
     settings.setmodule(settings_module, priority="project")
+    # Component settings map a class path to its order (ITEM_PIPELINES, ...) or a scheme to
+    # a class path (DOWNLOAD_HANDLERS): the dotted strings on either side are the paths, of
+    # the components not turned off (None).
     paths = [
-        path
+        part
         for name in COMPONENT_SETTINGS
-        for path in settings.getwithbase(name).values()
-        if isinstance(path, str)
+        for pair in settings.getwithbase(name).items()
+        if pair[1] is not None
+        for part in pair
+        if isinstance(part, str) and "." in part
     ]
     spiders = [
         module.__name__
@@ -167,10 +174,20 @@ class Forker:
         for stream in (sys.stdout, sys.stderr):  # or the child would write it out again
             stream.flush()
         read_end, write_end = os.pipe()
-        pid = os.fork()
+        # Stop signals wait while the child replaces this process's handlers with its own: a
+        # SIGTERM sent to it just after the fork would otherwise run ours, or be lost.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, CHILD_SIGNALS)
+        try:
+            pid = os.fork()
+        except OSError:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            os.close(read_end)
+            os.close(write_end)
+            raise
         if pid == 0:
             closing = (self._others | {read_end}) - {keep_fd}
-            run_child(argv, env, log_file, write_end, closing)
+            run_child(argv, env, log_file, write_end, closing, mask)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         os.close(write_end)
         self._others.update(fd for fd in (read_end, keep_fd) if fd is not None)
         return ForkedCrawl(pid, read_end)
@@ -182,13 +199,15 @@ def run_child(
     log_file: Path | None,
     stderr_fd: int,
     closing: Iterable[int],
+    mask: Iterable[int],
 ) -> NoReturn:
     """The forked side: become a `scrapy crawl` process of its own, and never return."""
     code: int | str | None = 1
     try:
         os.setsid()  # a terminal's Ctrl-C reaches the crawl through its parent only
-        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        for signum in CHILD_SIGNALS:
             signal.signal(signum, signal.SIG_DFL)  # the parent's handlers are not the crawl's
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a stop that came meanwhile: now
         for fd in closing:
             os.close(fd)
         devnull = os.open(os.devnull, os.O_RDWR)
@@ -212,6 +231,11 @@ def run_child(
     except BaseException:
         traceback.print_exc()
     finally:
+        # What Python's own exit does and os._exit skips: the threads the crawl started end
+        # first (the store's writer finishes the writes handed to it, even when a second
+        # SIGTERM stopped Scrapy without closing the spider).
+        with contextlib.suppress(Exception):
+            threading._shutdown()  # type: ignore[attr-defined]
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
                 stream.flush()

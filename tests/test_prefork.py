@@ -102,12 +102,16 @@ def test_each_forked_crawl_is_a_process_of_its_own_holding_only_its_own_lock(tmp
 PRELOAD = """
 import sys
 from scheduler.prefork import preload
-print(preload({module!r}), "twisted.internet.reactor" in sys.modules, "{spiders}" in sys.modules)
+ok = preload({module!r})
+loaded = [name in sys.modules for name in ("twisted.internet.reactor", "{spiders}", "{store}")]
+print(ok, *loaded)
 """
 
 
 def preload_in_a_fresh_process(module: str, before: str = "") -> str:
-    code = before + PRELOAD.format(module=module, spiders="crawler.spiders.source")
+    code = before + PRELOAD.format(
+        module=module, spiders="crawler.spiders.source", store="pipelines.store"
+    )
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
@@ -117,13 +121,14 @@ def preload_in_a_fresh_process(module: str, before: str = "") -> str:
 
 def test_preload_imports_the_project_but_never_installs_a_reactor() -> None:
     # A forked crawl installs its own (asyncio) reactor: one inherited would make it fail.
-    assert preload_in_a_fresh_process("crawler.settings") == "True False True"
+    # The spiders, and the components the settings name (the item pipelines among them).
+    assert preload_in_a_fresh_process("crawler.settings") == "True False True True"
 
 
 def test_preload_refuses_when_forking_would_not_be_safe_or_the_project_does_not_import() -> None:
     installed = "import twisted.internet.reactor\n"
-    assert preload_in_a_fresh_process("crawler.settings", installed) == "False True False"
-    assert preload_in_a_fresh_process("no_such_settings_module") == "False False False"
+    assert preload_in_a_fresh_process("crawler.settings", installed) == "False True False False"
+    assert preload_in_a_fresh_process("no_such_settings_module") == "False False False False"
 
 
 HOLD_DURING_START = """
@@ -145,23 +150,87 @@ def launch_as_a_stop_arrives(job, log_file, lock_fd):
 crawl.Prefork = lambda: launch_as_a_stop_arrives
 db = Path(sys.argv[1])
 stopping = threading.Event()
-crawls, held = crawl.start_crawls([crawl.CrawlJob("a", db), crawl.CrawlJob("b", db)], stopping)
-print(type(crawls[0]).__name__, "|", crawls[1].reason, "|", held, stopping.is_set())
+held = crawl.HeldSignals(stopping)
+crawls = crawl.start_crawls([crawl.CrawlJob("a", db), crawl.CrawlJob("b", db)], stopping)
+print(type(crawls[0]).__name__, "|", crawls[1].reason, "|", held.held, stopping.is_set())
 """
+
+
+def run_script(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Forking is only done from a process with one thread: not from a pytest worker."""
+    return subprocess.run(
+        [sys.executable, "-c", script, *args], cwd=ROOT, capture_output=True, text=True, check=False
+    )
 
 
 def test_a_stop_while_the_crawls_start_is_held_until_every_started_one_is_known(
     tmp_path,
 ) -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", HOLD_DURING_START, str(tmp_path / "news.db")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_script(HOLD_DURING_START, str(tmp_path / "news.db"))
     assert result.returncode == 0, result.stderr
     # The first crawl started and is in the list (to be stopped), the second never started,
-    # and the signal is handed back to the caller, who stops the started ones politely.
+    # and the signal is kept for the caller, who stops the started ones politely.
     expected = f"StartedCrawl | stopping: not started | [{int(signal.SIGTERM)}] True"
     assert result.stdout.strip() == expected
+
+
+CANNOT_START_ONE = """
+import os, sys, threading
+from pathlib import Path
+
+import scheduler.crawl as crawl
+
+
+class Started:
+    pid, returncode = os.getpid(), 0
+
+
+def launch(job, log_file, lock_fd):
+    if job.source == "b":
+        raise OSError(11, "Resource temporarily unavailable")  # what fork says at a pid limit
+    return Started()
+
+
+crawl.Prefork = lambda: launch
+db = Path(sys.argv[1])
+jobs = [crawl.CrawlJob(name, db) for name in ("a", "b", "c")]
+for found in crawl.start_crawls(jobs, threading.Event()):
+    print(type(found).__name__, getattr(found, "status", ""), getattr(found, "reason", ""))
+print(crawl.SourceLock(db, "b").acquire())  # the failed job's lock was let go
+"""
+
+
+def test_a_crawl_that_cannot_start_fails_alone_and_the_others_are_still_waited_for(
+    tmp_path,
+) -> None:
+    result = run_script(CANNOT_START_ONE, str(tmp_path / "news.db"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "StartedCrawl  ",
+        "CrawlResult failed cannot start: [Errno 11] Resource temporarily unavailable",
+        "StartedCrawl  ",
+        "True",
+    ]
+
+
+STOP_RIGHT_AFTER_THE_FORK = """
+import os, signal, sys
+from pathlib import Path
+
+from scheduler.prefork import Forker
+
+ran_parents_handler = Path(sys.argv[1])
+signal.signal(signal.SIGTERM, lambda *_: ran_parents_handler.touch())
+child = Forker().fork(["crawl", "no-such-source"], dict(os.environ), None, None)
+os.kill(child.pid, signal.SIGTERM)  # before the child can have set up anything
+child.communicate(timeout=60)
+print(child.returncode, ran_parents_handler.exists())
+"""
+
+
+def test_a_stop_sent_right_after_the_fork_ends_the_crawl_not_the_parents_handler(
+    tmp_path,
+) -> None:
+    result = run_script(STOP_RIGHT_AFTER_THE_FORK, str(tmp_path / "ran"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(-signal.SIGTERM), "False"]
