@@ -1,4 +1,4 @@
-"""Row counts for the database page without counting the internal tables.
+"""Row counts: the database page's without the internal tables, a search's from its index.
 
 Datasette's database page counts every table's rows on every view. For a plain table SQLite
 counts in one step that its time limit cannot interrupt, so on an archive of years the hidden
@@ -36,3 +36,31 @@ def count_only_visible_tables(datasette: Any, database: Any) -> None:
         return counts
 
     database.table_counts = table_counts
+
+
+# Datasette's count of a search of the articles table, and the same count from the index.
+SEARCH_COUNT = (
+    "select count(*) from articles where rowid in "
+    "(select rowid from articles_fts where articles_fts match :search)"
+)
+INDEX_COUNT = "select count(*) from articles_fts where articles_fts match :search"
+
+
+def count_searches_in_the_index(database: Any) -> None:
+    """Count a search's matches in the full-text index instead of in the table.
+
+    Datasette counts them by looking each match's article row up: for a word in most of a
+    million articles, 37,000 rows read, 3 s on a cold cache (when it gives up at its time
+    limit and shows no count) and 0.12 s warm. The index holds exactly one row per article
+    (sqlite-utils' triggers keep it in step), so counting its matches gives the same number
+    without reading an article: 7 ms. Only that exact statement is replaced: a search
+    combined with any other filter is counted as Datasette counts it.
+    """
+    execute = database.execute
+
+    async def counted(sql: str, *args: Any, **kwargs: Any) -> Any:
+        if " ".join(sql.split()) == SEARCH_COUNT:
+            sql = INDEX_COUNT
+        return await execute(sql, *args, **kwargs)
+
+    database.execute = counted

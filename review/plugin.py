@@ -204,3 +204,4 @@ def startup(datasette: Any) -> None:
     for database in datasette.databases.values():
         if database.name != "_internal":
             counts.count_only_visible_tables(datasette, database)
+            counts.count_searches_in_the_index(database)

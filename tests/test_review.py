@@ -27,12 +27,14 @@ import pytest
 import rich.console
 import yaml
 from datasette.app import Datasette
+from datasette.database import Database as DatasetteDatabase
 
 from crawler.dates import utc_now
 from crawler.items import Article
 from pipelines.database import open_database
 from pipelines.store import Archive
 from pipelines.versions import record_revision
+from review.counts import INDEX_COUNT, SEARCH_COUNT
 from review.headers import content_security_policy, script_hash
 from review.search import TABLE_ORDER, rewrite
 from review.serve import datasette_for, metadata_for
@@ -133,6 +135,29 @@ def test_a_search_lists_the_newest_stored_matches_first_without_sorting_them_all
     assert [row["id"] for row in rows(archive, f"/news/articles.json?{form}")] == ids
     metadata = yaml.safe_load((ROOT / "review" / "metadata.yml").read_text())
     assert metadata["database"]["tables"]["articles"]["sort_desc"] == TABLE_ORDER
+
+
+def test_a_searchs_count_comes_from_the_full_text_index_and_is_the_same(
+    archive: Path, monkeypatch
+) -> None:
+    # Datasette's own count looks every match's article row up: seconds on a big archive.
+    ran: list[str] = []
+    execute = DatasetteDatabase.execute
+
+    async def recording(self: Any, sql: str, *args: Any, **kwargs: Any) -> Any:
+        ran.append(" ".join(sql.split()))
+        return await execute(self, sql, *args, **kwargs)
+
+    monkeypatch.setattr(DatasetteDatabase, "execute", recording)
+    page = get(archive, "/news/articles.json?_search=Libya").json()
+    assert INDEX_COUNT in ran and SEARCH_COUNT not in ran
+    (expected,) = open_db(archive).execute(SEARCH_COUNT, {"search": "Libya"}).fetchone()
+    assert page["filtered_table_rows_count"] == expected > 1
+    # Combined with another filter, the search is counted as Datasette counts it.
+    ran.clear()
+    source = get(archive, "/news/articles.json?_search=Libya&source=reuters").json()
+    assert INDEX_COUNT not in ran
+    assert 0 < source["filtered_table_rows_count"] < expected
 
 
 def test_a_page_that_does_not_exist_is_a_404_with_no_traceback_in_the_servers_log(
