@@ -16,6 +16,7 @@ from pathlib import Path
 from bench.processes import CRAWL, kind_of, parent_of
 from tests.conftest import FAST, ROOT, open_db
 from tests.siteserver import Route, origin_map_args, serve_sites
+from tests.test_workers import live_processes
 
 
 def slowly(path: str) -> Route | None:
@@ -27,14 +28,11 @@ def slowly(path: str) -> Route | None:
 def named_crawls(marker: str) -> dict[int, str]:
     """pid -> name of the running forked crawls whose environment holds ``marker``."""
     found = {}
-    for proc in Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and marker.encode() in (proc / "environ").read_bytes():
-                name = (proc / "comm").read_text().strip()
-                if name.startswith("crawl "):
-                    found[int(proc.name)] = name
-        except OSError:  # gone meanwhile
-            continue
+    for pid in live_processes(marker):
+        with contextlib.suppress(OSError):  # gone meanwhile
+            name = Path(f"/proc/{pid}/comm").read_text().strip()
+            if name.startswith("crawl "):
+                found[pid] = name
     return found
 
 
@@ -112,9 +110,8 @@ def preload_in_a_fresh_process(module: str, before: str = "") -> str:
     code = before + PRELOAD.format(
         module=module, spiders="crawler.spiders.source", store="pipelines.store"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
-    )
+    result = run_script(code)
+    assert result.returncode == 0, result.stderr
     assert result.stderr == "", result.stderr  # no warning: `newsmon crawl` would print it
     return result.stdout.strip()
 
