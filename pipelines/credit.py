@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -191,10 +192,22 @@ def agencies_in_url(url: str) -> list[str]:
 
 def read_credit(tree: html.HtmlElement, meta: PageMetadata, text: str) -> Credit:
     """The credit a page gives, from its markup, metadata and extracted text."""
+    return combine(markup_credit(tree, meta), text_credit(text))
+
+
+def markup_credit(tree: html.HtmlElement, meta: PageMetadata) -> Credit:
+    """The credit in a page's markup and metadata. Read before the text is extracted:
+    Trafilatura prunes the tree it is given."""
     found = _Findings()
     _jsonld(found, meta.jsonld)
     _meta_tags(found, meta)
     _bylines(found, tree)
+    return found.credit()
+
+
+def text_credit(text: str) -> Credit:
+    """The credit in an article's extracted text: a wire dateline, a closing credit line."""
+    found = _Findings()
     _dateline(found, text)
     _closing_lines(found, text)
     return found.credit()
@@ -271,14 +284,18 @@ def _meta_tags(found: _Findings, meta: PageMetadata) -> None:
                 found.add(f"meta {name}", value, agencies_in_credit(value))
 
 
-_MARK_ATTRIBUTES = ("class", "id", "itemprop", "rel", "data-test", "data-testid", "role")
+_MARK_ATTRIBUTES = frozenset({"class", "id", "itemprop", "rel", "data-test", "data-testid", "role"})
 _TOKEN_SPLIT = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z])(?=[A-Z])")
 BYLINE_DEPTH = 3  # a byline's text may sit this many levels below the marked element
+_SKIPPED_TAGS = frozenset({"script", "style", "noscript"})
 
 
-def _tokens(element: html.HtmlElement) -> set[str]:
-    raw = " ".join(v for a in _MARK_ATTRIBUTES if (v := element.get(a)))
-    return {t.lower() for t in _TOKEN_SPLIT.split(raw) if t} if raw else set()
+@lru_cache(maxsize=4096)  # pages of one template repeat the same few hundred class strings
+def _marks(marking: str) -> tuple[bool, bool]:
+    """(marks a byline, marks a place credit is never read from) for the words of an
+    element's marking attributes (``class="ArticleByline author-name"``)."""
+    tokens = {t.lower() for t in _TOKEN_SPLIT.split(marking) if t}
+    return bool(tokens & _BYLINE_TOKENS), bool(tokens & _ELSEWHERE_TOKENS)
 
 
 def _bylines(found: _Findings, tree: html.HtmlElement) -> None:
@@ -290,19 +307,21 @@ def _bylines(found: _Findings, tree: html.HtmlElement) -> None:
     # element -> (levels below the nearest byline-marked element or None, elsewhere?)
     context: dict[Any, tuple[int | None, bool]] = {body: (None, False)}
     for element in body.iterdescendants():
-        if not isinstance(element.tag, str) or element.tag in ("script", "style", "noscript"):
+        tag = element.tag
+        if not isinstance(tag, str) or tag in _SKIPPED_TAGS:
             continue
         depth, elsewhere = context.get(element.getparent(), (None, False))
-        tokens = _tokens(element)
-        elsewhere = elsewhere or element.tag in _ELSEWHERE_TAGS or bool(tokens & _ELSEWHERE_TOKENS)
-        if tokens & _BYLINE_TOKENS:
+        marking = " ".join([v for a, v in element.items() if a in _MARK_ATTRIBUTES])
+        byline, other_place = _marks(marking) if marking else (False, False)
+        elsewhere = elsewhere or other_place or tag in _ELSEWHERE_TAGS
+        if byline:
             depth = 0
         elif depth is not None:
             depth = depth + 1 if depth < BYLINE_DEPTH else None
         context[element] = (depth, elsewhere)
         if elsewhere:
             continue
-        href = element.get("href") if element.tag == "a" else None
+        href = element.get("href") if tag == "a" else None
         if href and (agencies := agencies_in_url(href)):
             found.add("author link", urlsplit(href).path, agencies)
         if depth is not None:
