@@ -11,7 +11,6 @@ follow from the article URLs they name, by the schema's triggers (migration m011
 from __future__ import annotations
 
 import asyncio
-import gzip
 import json
 import logging
 import sqlite3
@@ -30,6 +29,7 @@ from pipelines import Rejected
 from pipelines.database import open_database, write_transaction
 from pipelines.fetch_state import write_fetch_state
 from pipelines.freshness import NO_TEXT_ATTEMPTS, RETRIED_OUTCOMES, load_known
+from pipelines.raw_pages import save_page
 from pipelines.stories import assign as assign_story
 from pipelines.versions import Revision, add_version, record_revision, stored_from_same_link
 
@@ -102,17 +102,7 @@ class Archive:
             assert article_id is not None
             add_version(self.db, article_id, article, 1)
             assign_story(self.db.conn, article_id)  # never an article without a story
-            html = article.html.encode("utf-8")
-            self.db.table("pages").upsert(
-                {
-                    "url": article.url,
-                    "fetched": article.fetched,
-                    "encoding": article.encoding,
-                    "size": len(html),
-                    "html_gz": gzip.compress(html, 6, mtime=0),  # gzip: any tool reads it
-                },
-                pk="url",
-            )
+            save_page(self.db, article.url, article)
             self._mark(
                 article.source,
                 _keys(article),

@@ -8,7 +8,6 @@ A page fetched again whose text and title hash the same only moves ``last_seen``
 from __future__ import annotations
 
 import difflib
-import gzip
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +17,7 @@ import sqlite_utils
 from crawler.items import Article
 from pipelines.database import write_transaction
 from pipelines.fetch_state import write_fetch_state
+from pipelines.raw_pages import save_page
 from pipelines.stories import assign as assign_story
 
 
@@ -92,17 +92,7 @@ def record_revision(db: sqlite_utils.Database, article_id: int, article: Article
             # The new text replaces the old one's sketch: copies of it are found, and it
             # joins (or links to) the story its new text belongs to, keeping its own.
             assign_story(db.conn, article_id)
-            html = article.html.encode("utf-8")
-            db.table("pages").upsert(
-                {
-                    "url": current[2],
-                    "fetched": article.fetched,
-                    "encoding": article.encoding,
-                    "size": len(html),
-                    "html_gz": gzip.compress(html, 6, mtime=0),  # gzip, as the store writes it
-                },
-                pk="url",
-            )
+            save_page(db, current[2], article)
         for key, _ in dict(keys).items():
             db.execute(
                 "update seen_urls set last_seen = ?, attempts = attempts + 1 where key = ?",
