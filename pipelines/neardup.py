@@ -21,6 +21,7 @@ import sqlite3
 from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import islice
 
 import rensa
 
@@ -90,7 +91,8 @@ def band_keys(sig: list[int]) -> list[int]:
 
 def lead_terms(title: str, text: str) -> set[str]:
     """The content words of the title and the first words of the text."""
-    lead = words(title) + words(text)[:LEAD_WORDS]
+    # Only the text's first words: finding every word of a long text costs ~0.5 ms.
+    lead = words(title) + [m.group(0) for m in islice(_WORD.finditer(text.lower()), LEAD_WORDS)]
     return {w for w in lead if w not in STOPWORDS and (len(w) > 2 or w.isdigit())}
 
 
