@@ -31,7 +31,6 @@ What the rows are made of, and in which proportions (per stored article, over te
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import itertools
 import json
@@ -48,6 +47,7 @@ from typing import Any
 
 from pipelines.database import open_database
 from pipelines.neardup import BANDS, NUM_PERM, lead_terms
+from pipelines.raw_pages import compressed
 from tests.siteserver import FIXTURES
 
 PER_DAY = 300
@@ -150,7 +150,7 @@ class Templates:
         pages = []
         for page in sorted(FIXTURES.glob("real/*/pages/*.html")):
             html = page.read_bytes()
-            pages.append((len(html), gzip.compress(html, 6, mtime=0)))
+            pages.append((len(html), compressed(html)))  # as the store writes them
         return cls(stories, pages)
 
 
