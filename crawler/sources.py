@@ -169,6 +169,7 @@ class SiteQuirks:
     drop_text: tuple[re.Pattern[str], ...] = ()  # paragraphs matching these are not text
     end_at: tuple[re.Pattern[str], ...] = ()  # the text ends at the last paragraph matching
     date_selectors: tuple[str, ...] = ()  # CSS: an element whose text holds the publication date
+    title_drop: tuple[re.Pattern[str], ...] = ()  # the title ends before a match of these
 
 
 def parse_duration(text: str) -> int:
@@ -222,7 +223,7 @@ def _read(path: str | Path | None) -> tuple[Path, dict[str, Any]]:
 
 def _parse_site(entry: Any, where: str) -> SiteQuirks:
     fields = {"hosts", "text_selectors", "author_selectors", "drop_text", "end_at"}
-    fields |= {"date_selectors"}
+    fields |= {"date_selectors", "title_drop"}
     if not isinstance(entry, dict) or not set(entry) <= fields or "hosts" not in entry:
         raise SourceError(f"{where}: a table with 'hosts' and only {', '.join(sorted(fields))}")
     values: dict[str, tuple[str, ...]] = {}
@@ -232,7 +233,7 @@ def _parse_site(entry: Any, where: str) -> SiteQuirks:
             raise SourceError(f"{where}: field {key!r}: must be a list of non-empty strings")
         values[key] = tuple(value)
     compiled: dict[str, tuple[re.Pattern[str], ...]] = {}
-    for key in ("drop_text", "end_at"):
+    for key in ("drop_text", "end_at", "title_drop"):
         try:
             compiled[key] = tuple(re.compile(p) for p in values[key])
         except re.error as exc:
@@ -244,6 +245,7 @@ def _parse_site(entry: Any, where: str) -> SiteQuirks:
         drop_text=compiled["drop_text"],
         end_at=compiled["end_at"],
         date_selectors=values["date_selectors"],
+        title_drop=compiled["title_drop"],
     )
 
 

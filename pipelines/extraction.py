@@ -68,7 +68,7 @@ def extract_page(
     )
     if not title:
         return None
-    title = " ".join(title.split())
+    title = _without_site_suffix(" ".join(title.split()), quirks)
     # Everything read from the tree is read before the text: Trafilatura prunes the tree it
     # is given (a copy for it would cost ~1.6 ms a page).
     authors, _ = _authors(meta, tree, quirks)
@@ -136,6 +136,14 @@ def _text(url: str, tree: html.HtmlElement, quirks: SiteQuirks | None, title: st
         ends = [i for i, p in enumerate(kept) if any(r.search(p) for r in quirks.end_at)]
         kept = kept[: ends[-1] + 1] if ends else kept
     return "\n\n".join(dict.fromkeys(kept))
+
+
+def _without_site_suffix(title: str, quirks: SiteQuirks | None) -> str:
+    """The headline without what a site appends to it (Ahram's " - Region - World")."""
+    for pattern in quirks.title_drop if quirks else ():
+        if (match := pattern.search(title)) and match.start() > 0:
+            title = title[: match.start()].rstrip()
+    return title
 
 
 def _trim_leading_fragments(paragraphs: list[str]) -> list[str]:

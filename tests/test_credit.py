@@ -15,6 +15,7 @@ from lxml import html
 from crawler.sources import load_sites, load_sources
 from pipelines.credit import Credit, agencies_in_credit, agencies_in_url, attribute, read_credit
 from pipelines.explain import explain_page, source_for
+from pipelines.extraction import Extracted
 from pipelines.metadata import read_metadata
 from pipelines.relevance import compile_terms
 from tests.siteserver import FIXTURES
@@ -289,16 +290,14 @@ def test_a_licensees_own_reporting_gets_no_agency_and_a_url_hint_is_evidence():
     assert attribute(Credit(), uol, source).evidence == ("url: /ultimas-noticias/reuters/",)
 
 
-def test_a_site_that_writes_its_date_only_in_the_source_box_gets_it_by_declaration():
-    url = LABELLED[
-        "real/wire_credit/english.ahram.org.eg_2020-05-11_anti-lockdown-protests-germany.html"
-    ][0]
-    page = (
-        FIXTURES
-        / "real/wire_credit/english.ahram.org.eg_2020-05-11_anti-lockdown-protests-germany.html"
-    )
+AHRAM = "real/wire_credit/english.ahram.org.eg_2020-05-11_anti-lockdown-protests-germany.html"
+
+
+def ahram_extracted() -> Extracted:
+    """The real Ahram Online capture, extracted with the site's declared quirks."""
+    url = LABELLED[AHRAM][0]
     result = explain_page(
-        page.read_text(encoding="utf-8"),
+        (FIXTURES / AHRAM).read_text(encoding="utf-8"),
         url,
         source_for(url, SOURCES),
         quirks=load_sites(),
@@ -307,4 +306,15 @@ def test_a_site_that_writes_its_date_only_in_the_source_box_gets_it_by_declarati
         min_chars=200,
     )
     assert result.extracted is not None
-    assert result.extracted.published == "2020-05-11T00:00:00Z"
+    return result.extracted
+
+
+def test_a_site_that_writes_its_date_only_in_the_source_box_gets_it_by_declaration():
+    assert ahram_extracted().published == "2020-05-11T00:00:00Z"
+
+
+def test_a_section_path_a_site_appends_to_its_titles_is_cut_by_declaration():
+    # og:title: "Anti-lockdown protests threaten Germany's coronavirus battle: Politicians -
+    # International - World"
+    title = ahram_extracted().title
+    assert title == "Anti-lockdown protests threaten Germany's coronavirus battle: Politicians"

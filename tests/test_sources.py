@@ -10,6 +10,7 @@ import pytest
 from crawler.sources import (
     DISCOVERY_KINDS,
     SourceError,
+    load_sites,
     load_sources,
     parse_duration,
 )
@@ -143,6 +144,13 @@ def test_invalid_field_fails_naming_source_and_field(tmp_path, change, field):
     assert "'demo'" in message
     assert f"'{field}'" in message
     assert str(path) in message
+
+
+@pytest.mark.parametrize("field", ["drop_text", "end_at", "title_drop"])
+def test_invalid_site_regex_fails_naming_the_field(tmp_path, field):
+    site = f"[[site]]\nhosts = [\"www.example.com\"]\n{field} = ['(unclosed']\n"
+    with pytest.raises(SourceError, match=rf"site #1: field '{field}': invalid regex"):
+        load_sites(_write(tmp_path, VALID + site))
 
 
 def test_missing_required_field_is_named(tmp_path):
