@@ -7,6 +7,7 @@ code does not know was written by a newer newsmon, and is refused rather than mi
 from __future__ import annotations
 
 import gzip
+import re
 import sqlite3
 import zlib
 from collections.abc import Iterator
@@ -414,3 +415,34 @@ def m013_review_indexes(db: sqlite_utils.Database) -> None:
              insert into articles_fts (rowid, title, text) values (new.rowid, new.title, new.text);
            end"""
     )
+
+
+# Ahram Online's section path as its [[site]] title_drop rule declared it on 2026-11-30.
+_AHRAM_SUFFIX = re.compile(
+    r" - [A-Z][\w&.']*(?:[ -][\w&.']+){0,3} - [A-Z][\w&.']*(?:[ -][\w&.']+){0,3}"
+    r"(?: - Ahram Online)?$"
+)
+
+
+@migrations()
+def m014_ahram_titles(db: sqlite_utils.Database) -> None:
+    """Ahram Online's titles were stored with its section path (" - Region - World") until a
+    title_drop rule cut it. The stored titles lose it too, in every version, so that the
+    next fetch of such a page is not recorded as a title-only version 2. Read by URL range,
+    which the url index serves: a scan of ``site`` would read every article's text."""
+    rows = db.execute(
+        "select id, title, story_id from articles where url >= 'https://english.ahram.org.eg/' "
+        "and url < 'https://english.ahram.org.eg0'"
+    ).fetchall()
+    regrouped = set()
+    for article_id, title, story_id in rows:
+        if title and (match := _AHRAM_SUFFIX.search(title)) and match.start() > 0:
+            cut = title[: match.start()]
+            db.execute("update articles set title = ? where id = ?", [cut, article_id])
+            db.execute(
+                "update article_versions set title = ? where article_id = ? and title = ?",
+                [cut, article_id, title],
+            )
+            regrouped.add(story_id)
+    for story_id in regrouped - {None}:
+        stories.refresh(db.conn, story_id)  # a story is titled after one of its articles

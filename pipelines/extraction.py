@@ -61,16 +61,17 @@ def extract_page(
     ld = meta.jsonld
     title = (
         jsonld_text(ld.get("headline"))
-        or meta.first("og:title", "twitter:title")
+        or _without_site_suffix(meta.first("og:title", "twitter:title"), quirks)
         or jsonld_text(ld.get("name"))
-        or _html_title(tree)
+        or _without_site_suffix(_html_title(tree), quirks)
         or hint_title
     )
     if not title:
         return None
-    title = _without_site_suffix(" ".join(title.split()), quirks)
-    # Everything read from the tree is read before the text: Trafilatura prunes the tree it
-    # is given (a copy for it would cost ~1.6 ms a page).
+    title = " ".join(title.split())
+    # Everything read from the tree is read before the text, which Trafilatura may prune:
+    # 2.3 copies a tree it is given first, earlier 2.x releases pruned the caller's (a copy
+    # of our own for it cost ~1.6 ms a page).
     authors, _ = _authors(meta, tree, quirks)
     # 01/02/2024 is January in en-US and February in en-GB: the page's locale decides.
     day_first = day_first_for(meta.first("og:locale") or meta.lang)
@@ -110,7 +111,7 @@ def _text(url: str, tree: html.HtmlElement, quirks: SiteQuirks | None, title: st
 
         extracted = trafilatura.extract(
             # The page as parsed already (Trafilatura would parse it again, ~9 ms on a 230 KiB
-            # page); it prunes it, so nothing reads the tree after this.
+            # page); nothing reads the tree after this.
             tree,
             url=url,
             include_comments=False,
@@ -138,11 +139,15 @@ def _text(url: str, tree: html.HtmlElement, quirks: SiteQuirks | None, title: st
     return "\n\n".join(dict.fromkeys(kept))
 
 
-def _without_site_suffix(title: str, quirks: SiteQuirks | None) -> str:
-    """The headline without what a site appends to it (Ahram's " - Region - World")."""
+def _without_site_suffix(title: str | None, quirks: SiteQuirks | None) -> str | None:
+    """A page title without what the site appends to every headline there (Ahram's
+    " - Region - World"); a headline declared as such (JSON-LD) is never cut."""
+    if not title:
+        return title
+    title = " ".join(title.split())
     for pattern in quirks.title_drop if quirks else ():
         if (match := pattern.search(title)) and match.start() > 0:
-            title = title[: match.start()].rstrip()
+            title = title[: match.start()]
     return title
 
 

@@ -288,3 +288,37 @@ def test_a_later_success_settles_a_failed_url(archive):
     # attempts counts tries of one outcome: a new outcome starts again at 1.
     assert row["outcome"] == "stored" and row["attempts"] == 1
     assert URL in archive.settled_keys()
+
+
+def test_ahram_titles_stored_with_the_section_path_lose_it_once_on_upgrade(tmp_path):
+    path = tmp_path / "news.db"
+    archive = Archive.open(str(path))
+    ahram = "https://english.ahram.org.eg/NewsContent/2/8/521044/World/Region/x.aspx"
+    suffixed = "Rival governments trade blame - Region - World"
+    archive.store_article(make_article(url=ahram, key=ahram, site="english.ahram.org.eg",
+                                       title=suffixed))  # fmt: skip
+    archive.store_article(make_article(title="Oil blockade - Markets - Energy",
+                                       text=TEXT + " Reuters."))  # fmt: skip
+    archive.close()
+    db = sqlite_utils.Database(path)  # as an archive written before the title rule
+    db.execute("delete from _sqlite_migrations where name = 'm014_ahram_titles'")
+    db.close()
+
+    upgraded = open_database(path)
+    titles = dict(upgraded.execute("select url, title from articles").fetchall())
+    assert titles == {
+        ahram: "Rival governments trade blame",
+        URL: "Oil blockade - Markets - Energy",
+    }
+    (version,) = upgraded.execute(
+        "select v.title from article_versions v join articles a on a.id = v.article_id "
+        "where a.url = ?", [ahram]
+    ).fetchall()  # fmt: skip
+    assert version == ("Rival governments trade blame",)
+    story_titles = {row[0] for row in upgraded.execute("select title from stories")}
+    assert "Rival governments trade blame" in story_titles and suffixed not in story_titles
+    found = upgraded.execute(
+        "select count(*) from articles_fts where articles_fts match 'title:world'"
+    ).fetchone()
+    assert found == (0,)  # the full-text index follows
+    upgraded.close()

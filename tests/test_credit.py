@@ -8,6 +8,7 @@ is computed as `newsmon extract` computes it (the page's URL decides the source'
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 from lxml import html
@@ -15,7 +16,7 @@ from lxml import html
 from crawler.sources import load_sites, load_sources
 from pipelines.credit import Credit, agencies_in_credit, agencies_in_url, attribute, read_credit
 from pipelines.explain import explain_page, source_for
-from pipelines.extraction import Extracted
+from pipelines.extraction import Extracted, extract_page
 from pipelines.metadata import read_metadata
 from pipelines.relevance import compile_terms
 from tests.siteserver import FIXTURES
@@ -318,3 +319,34 @@ def test_a_section_path_a_site_appends_to_its_titles_is_cut_by_declaration():
     # International - World"
     title = ahram_extracted().title
     assert title == "Anti-lockdown protests threaten Germany's coronavirus battle: Politicians"
+
+
+def page_titled(og_title: str, headline: str | None = None) -> str:
+    ld = f'<script type="application/ld+json">{{"headline": "{headline}"}}</script>'
+    head = f'<meta property="og:title" content="{og_title}">' + (ld if headline else "")
+    return f"<html><head>{head}</head><body><p>{'Tripoli was quiet. ' * 20}</p></body></html>"
+
+
+AHRAM_QUIRKS = replace(load_sites()["english.ahram.org.eg"], text_selectors=("p",))
+
+
+@pytest.mark.parametrize(
+    ("og_title", "headline"),
+    [
+        ("Why Libya matters - Op-Ed - Opinion", "Why Libya matters"),
+        ("Cairo's new museum - Museums & Heritage - Life & Style", "Cairo's new museum"),
+        ("U.S. - Egypt talks - Region - World", "U.S. - Egypt talks"),  # its own " - " stays
+        ("Clashes in Tripoli - Region - World - Ahram Online", "Clashes in Tripoli"),  # <title>
+    ],
+)
+def test_ahram_section_path_is_cut_whatever_the_section(og_title, headline):
+    url = "https://english.ahram.org.eg/NewsContent/2/8/1/World/Region/x.aspx"
+    extracted = extract_page(page_titled(og_title), url, quirks=AHRAM_QUIRKS)
+    assert extracted is not None and extracted.title == headline
+
+
+def test_a_json_ld_headline_is_never_cut_by_a_title_rule():
+    url = "https://english.ahram.org.eg/NewsContent/2/8/1/World/Region/x.aspx"
+    page = page_titled("Libya - Tunisia - Algeria - Region - World", "Libya - Tunisia - Algeria")
+    extracted = extract_page(page, url, quirks=AHRAM_QUIRKS)
+    assert extracted is not None and extracted.title == "Libya - Tunisia - Algeria"
