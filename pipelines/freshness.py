@@ -3,7 +3,8 @@
 A URL with a final outcome is not fetched again without a reason. Two reasons count:
 
 - **changed**: its discovery entry (sitemap ``lastmod``, news ``publication_date``, feed
-  ``updated``) carries a date later than our last fetch of it, so the page changed since;
+  ``updated``) carries a date later than our last fetch of it, or in its very second, so
+  the page may have changed since;
 - **recent**: the article is young (published, or first seen, within
   ``NEWSMON_RECHECK_HOURS``) and has not been checked for a quarter of its age at its last
   check (ten minutes at least), so a two-line "breaking" stub is looked at again after
@@ -81,10 +82,14 @@ class Known:
     def changed_since_fetch(self, link_date: str | None) -> bool:
         if link_date is None or self.outcome == "gone":
             return False
-        baseline = self.last_seen
-        if self.validators_trusted and self.lastmod and self.lastmod > baseline:
-            baseline = self.lastmod  # a date in the future stays "seen" until it passes
-        return link_date > baseline
+        if self.validators_trusted and self.lastmod and self.lastmod > self.last_seen:
+            return link_date > self.lastmod  # a date in the future stays "seen" until it passes
+        if link_date == self.last_seen and link_date != self.lastmod:
+            # Both clocks count whole seconds, so a page updated in the second we fetched it
+            # in may have changed after the fetch. One conditional request settles it: a 304
+            # moves last_seen on, and the date is not equal again.
+            return True
+        return link_date > self.last_seen
 
     def due_for_recheck(self, now: datetime, window: timedelta, link_published: str | None) -> bool:
         if self.outcome not in ("stored", "irrelevant", "no_text", "no_agency_credit"):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.freshness import Known
 from pipelines.store import Archive
 from pipelines.versions import paragraph_diff
 from tests.conftest import WORKER, open_db, run_newsmon
@@ -109,15 +110,6 @@ class RferlSite:
         self.lastmod[path] = lastmod or ago(minutes=1)
         self.site.routes["/sitemap_8_latest.xml.gz"] = sitemap(list(self.lastmod.items()))
 
-    def checked_a_minute_ago(self) -> None:
-        """Backdate what the last crawl checked by a minute. A page republished "now" may
-        fall in the second it was checked in, which does not count as after it: the faster
-        the crawl, the likelier that is."""
-        judged = ago(minutes=1)
-        with self.db.conn:
-            self.db.execute("update seen_urls set last_seen = ?", [judged])
-            self.db.execute("update fetch_state set checked = ?", [judged])
-
     def crawl(self, *settings: str) -> dict:
         self.site.requests.clear()
         self.site.not_modified.clear()
@@ -163,7 +155,6 @@ def test_updated_page_becomes_version_2_and_the_diff_shows_the_change(rferl):
     first = rferl.crawl()
     assert first["stored"] == 1
     revised = [LIBYA[0], LIBYA[1].replace("at least 12", "at least 27"), LIBYA[2]]
-    rferl.checked_a_minute_ago()
     rferl.publish(STORY, article_page(STORY, "Clashes in Tripoli kill 27", revised), ago(seconds=0))
 
     second = rferl.crawl()
@@ -194,7 +185,6 @@ def test_unchanged_page_costs_a_304_and_only_moves_last_seen(rferl):
     assert rferl.article_requests() == []  # nothing says the page changed: not asked
     assert (no_change["not_modified"], no_change["refetched"]) == (0, 0)
 
-    rferl.checked_a_minute_ago()
     rferl.publish(STORY, article_page(STORY, "Clashes in Tripoli", LIBYA), ago(seconds=0))
     touched = rferl.crawl()  # the sitemap says it changed; the page says it did not
 
@@ -204,6 +194,55 @@ def test_unchanged_page_costs_a_304_and_only_moves_last_seen(rferl):
     (after,) = rferl.db.query("select last_seen from seen_urls where key = 'rferl:33000001'")
     assert after["last_seen"] > before["last_seen"]
     assert touched["status"] == "ok"
+
+
+def test_an_update_in_the_second_the_page_was_fetched_in_is_fetched_again_once(rferl):
+    rferl.publish(STORY, article_page(STORY, "Clashes in Tripoli", LIBYA), ago(hours=2))
+    rferl.crawl()
+    (seen,) = rferl.db.query("select last_seen from seen_urls where key = 'rferl:33000001'")
+    revised = [LIBYA[0], LIBYA[1].replace("at least 12", "at least 27"), LIBYA[2]]
+    # The sitemap's lastmod names the very second of our fetch: the update may be after it.
+    page = article_page(STORY, "Clashes in Tripoli kill 27", revised)
+    rferl.publish(STORY, page, seen["last_seen"])
+
+    second = rferl.crawl()
+    assert rferl.article_requests() == [STORY]
+    assert (second["updated"], second["refetched"]) == (1, 1)
+    (row,) = rferl.db.query("select title from articles")
+    assert row["title"] == "Clashes in Tripoli kill 27"
+
+    rferl.crawl()  # the same lastmod is now before our last fetch: not asked again
+    assert rferl.article_requests() == []
+
+
+@pytest.mark.parametrize(
+    ("link_date", "lastmod", "changed"),
+    [
+        ("2026-11-30T12:00:06Z", "2026-11-30T11:00:00Z", True),  # after our fetch
+        ("2026-11-30T11:59:59Z", "2026-11-30T11:00:00Z", False),  # before it
+        ("2026-11-30T12:00:05Z", "2026-11-30T11:00:00Z", True),  # in its second: ask once
+        ("2026-11-30T12:00:05Z", "2026-11-30T12:00:05Z", False),  # the entry we fetched from
+        ("2026-12-01T00:00:00Z", "2026-12-01T00:00:00Z", False),  # a future date, seen
+        ("2026-12-02T00:00:00Z", "2026-12-01T00:00:00Z", True),  # a later future date
+    ],
+)
+def test_a_discovery_date_counts_as_a_change_only_if_it_may_be_after_our_fetch(
+    link_date: str, lastmod: str, changed: bool
+) -> None:
+    fetched = "2026-11-30T12:00:05Z"
+    known = Known(
+        outcome="stored",
+        attempts=1,
+        first_seen="2026-11-30T10:00:00Z",
+        last_seen=fetched,
+        published=None,
+        original_stored=True,
+        etag='"v1"',
+        last_modified=None,
+        lastmod=lastmod,
+        checked=fetched,
+    )
+    assert known.changed_since_fetch(link_date) is changed
 
 
 def test_recent_article_is_rechecked_within_the_budget(rferl):
@@ -232,7 +271,6 @@ def test_stub_that_becomes_a_libya_story_is_judged_again_and_stored(rferl):
     rferl.publish(STORY, article_page(STORY, "Snow closes schools", NOT_LIBYA), ago(hours=3))
     first = rferl.crawl()
     assert first["irrelevant"] == 1 and first["stored"] == 0
-    rferl.checked_a_minute_ago()
     rferl.publish(STORY, article_page(STORY, "Clashes in Tripoli", LIBYA), ago(seconds=0))
     second = rferl.crawl()
 
