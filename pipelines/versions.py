@@ -110,7 +110,9 @@ def _newest_fields(article: Article, now: str) -> dict[str, Any]:
         "modified": article.modified or now,
         "description": article.description,
         "authors": json.dumps(article.authors, ensure_ascii=False),
+        "language": article.language,
         "agency": article.agency,
+        "credit": json.dumps(article.credit, ensure_ascii=False),  # the evidence for `agency`
         "relevance": article.relevance,
         "matched_terms": json.dumps(article.matched_terms, ensure_ascii=False),
         "relevance_reason": article.relevance_reason,

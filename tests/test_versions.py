@@ -9,15 +9,18 @@ pages are built from the synthetic RFE/RL page's structure, with dates relative 
 from __future__ import annotations
 
 import html
+import json
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from crawler.items import Article
 from pipelines.freshness import Known
 from pipelines.store import Archive
-from pipelines.versions import paragraph_diff
+from pipelines.versions import paragraph_diff, record_revision
 from tests.conftest import WORKER, open_db, run_newsmon
 from tests.siteserver import FIXTURES, REVISED_STORY, Route, Site, publish_revision
 
@@ -277,6 +280,33 @@ def test_stub_that_becomes_a_libya_story_is_judged_again_and_stored(rferl):
     assert second["stored"] == 1
     (row,) = rferl.db.query("select outcome, attempts from seen_urls where key = 'rferl:33000001'")
     assert (row["outcome"], row["attempts"]) == ("stored", 1)  # attempts: of this outcome
+
+
+def test_a_revision_brings_its_agency_with_the_evidence_for_it(tmp_path: Path) -> None:
+    archive = Archive.open(str(tmp_path / "news.db"))
+    first = Article(
+        source="afp", url="https://www.france24.com/en/libya-1", key="afp:libya-1",
+        requested_url="https://www.france24.com/en/libya-1", requested_key="afp:libya-1",
+        title="Clashes in Tripoli", text=LIBYA[0], published=None, modified=None, authors=[],
+        language="en", description=None, site="www.france24.com", agency="AFP",
+        credit=["byline: AFP"], fetched=ago(hours=1), discovered_via="rss", html="<p>x</p>",
+        content_hash="v1",
+    )  # fmt: skip
+    assert archive.store_article(first)
+    revised = replace(
+        first,
+        text=LIBYA[0] + " (Reuters) contributed.",
+        content_hash="v2",
+        agency="AFP, Reuters",
+        credit=["byline: AFP", "text: (Reuters)"],
+        language="fr",
+        fetched=ago(seconds=0),
+    )
+    assert record_revision(archive.db, 1, revised).changed
+    (row,) = archive.db.query("select agency, credit, language from articles")
+    assert row["agency"] == "AFP, Reuters"
+    assert json.loads(row["credit"]) == ["byline: AFP", "text: (Reuters)"]
+    assert row["language"] == "fr"
 
 
 @pytest.mark.parametrize("order", ["a_first", "b_first"])
