@@ -9,17 +9,18 @@ before a source declares it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from lxml import etree, html
+from scrapy.settings import BaseSettings
 
-from crawler.sources import SiteQuirks, Source
+from crawler.sources import SiteQuirks, Source, load_sites
 from crawler.urls import canonicalize_url, host_of
 from pipelines.credit import Credit, attribute
 from pipelines.extract import Extracted, extract_page
 from pipelines.metadata import jsonld_text, read_metadata
-from pipelines.relevance import score
+from pipelines.relevance import compile_terms, score
 
 
 @dataclass
@@ -59,6 +60,31 @@ class Explanation:
         }
 
 
+@dataclass(frozen=True)
+class Rules:
+    """What a crawl judges a page by, read from its settings (``explain_page``'s keywords)."""
+
+    quirks: dict[str, SiteQuirks]
+    terms: dict[str, re.Pattern[str]]
+    threshold: float
+    min_chars: int
+    relevance_filter: bool
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings) -> Rules:
+        """Raises SourceError or ValueError on a bad declaration or setting."""
+        return cls(
+            quirks=load_sites(settings.get("NEWSMON_SOURCES")),
+            terms=compile_terms(settings.get("NEWSMON_RELEVANCE_TERMS")),
+            threshold=settings.getfloat("NEWSMON_RELEVANCE_MIN_SCORE"),
+            min_chars=settings.getint("NEWSMON_MIN_TEXT_CHARS"),
+            relevance_filter=settings.getbool("NEWSMON_RELEVANCE_FILTER"),
+        )
+
+    def as_kwargs(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
 def canonical_url(page_html: str) -> str | None:
     """The page's own public URL (rel=canonical, og:url or JSON-LD url), canonicalised."""
     try:
@@ -89,14 +115,17 @@ def explain_page(
     threshold: float,
     min_chars: int,
     relevance_filter: bool = True,
+    hint_title: str | None = None,
 ) -> Explanation:
     """The decision the crawl would take on ``page_html`` fetched from ``url`` for ``source``
-    (None: generic rules), with every intermediate finding."""
+    (None: generic rules), with every intermediate finding. ``hint_title`` is the feed's
+    title, taken when the page names none."""
     url = url or canonical_url(page_html)
     host = host_of(url) if url else ""
     extracted = extract_page(
         page_html,
         url or "",
+        hint_title=hint_title,
         quirks=quirks.get(host),
         default_language=source.language if source else "en",
     )

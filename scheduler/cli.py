@@ -30,6 +30,7 @@ from scheduler.usage import OneLineGroup
 LAZY_COMMANDS = {
     "digest": "scheduler.digest_command:digest",
     "extract": "scheduler.extract_command:extract",  # logic: pipelines/explain.py
+    "reextract": "scheduler.reextract_command:reextract_command",  # pipelines/reextract.py
 }
 
 

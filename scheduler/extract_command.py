@@ -14,10 +14,9 @@ from scrapy.http import HtmlResponse
 from scrapy.settings import Settings
 
 from crawler.encoding import page_text
-from crawler.sources import SourceError, load_sites
+from crawler.sources import SourceError
 from crawler.urls import canonicalize_url
-from pipelines.explain import Explanation, canonical_url, explain_page, source_for
-from pipelines.relevance import compile_terms
+from pipelines.explain import Explanation, Rules, canonical_url, explain_page, source_for
 from scheduler.usage import OneLineCommand
 
 TEXT_PREVIEW_CHARS = 400
@@ -60,7 +59,7 @@ def extract(
 
     Exits 0 when every file was read, whatever the decisions.
     """
-    from scheduler.cli import BadArgument, declared_sources, parse_settings
+    from scheduler.cli import BadArgument, declared_sources
 
     if url and len(files) > 1:
         raise BadArgument("--url applies to one FILE only")
@@ -69,15 +68,7 @@ def extract(
     declared = declared_sources()
     if source_name and source_name not in declared:
         raise BadArgument(f"unknown source {source_name!r} (declared: {', '.join(declared)})")
-    config = crawl_settings(parse_settings(settings))
-    try:
-        quirks = load_sites(config.get("NEWSMON_SOURCES"))
-        terms = compile_terms(config.get("NEWSMON_RELEVANCE_TERMS"))
-        threshold = config.getfloat("NEWSMON_RELEVANCE_MIN_SCORE")
-        min_chars = config.getint("NEWSMON_MIN_TEXT_CHARS")
-        relevance_filter = config.getbool("NEWSMON_RELEVANCE_FILTER")
-    except (SourceError, ValueError) as exc:
-        raise BadArgument(str(exc)) from None
+    rules = judging_rules(settings)
     unreadable = 0
     for path in files:
         try:
@@ -88,22 +79,23 @@ def extract(
             continue
         page_url = canonicalize_url(url) if url else canonical_url(page_html)
         source = declared[source_name] if source_name else source_for(page_url, declared)
-        result = explain_page(
-            page_html,
-            page_url,
-            source,
-            quirks=quirks,
-            terms=terms,
-            threshold=threshold,
-            min_chars=min_chars,
-            relevance_filter=relevance_filter,
-        )
+        result = explain_page(page_html, page_url, source, **rules.as_kwargs())
         if as_json:
             click.echo(json.dumps(result.as_json(str(path)), ensure_ascii=False))
         else:
             click.echo(describe(str(path), result))
     if unreadable:
         raise SystemExit(1)
+
+
+def judging_rules(settings: tuple[str, ...]) -> Rules:
+    """The rules a crawl run with ``-s`` ``settings`` would judge pages by."""
+    from scheduler.cli import BadArgument, parse_settings
+
+    try:
+        return Rules.from_settings(crawl_settings(parse_settings(settings)))
+    except (SourceError, ValueError) as exc:
+        raise BadArgument(str(exc)) from None
 
 
 def read_page(path: Path, url: str | None) -> str:

@@ -1,0 +1,211 @@
+"""`newsmon reextract`: stored articles read again from their kept raw pages, corrected in
+place when today's reading differs, on a real crawl of the fixture sites whose stored
+readings a test makes stale (as an older newsmon would have stored them)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from crawler.sources import load_sources
+from pipelines.database import open_database
+from pipelines.explain import Rules
+from pipelines.reextract import correct, read_again, stored_pages
+from scheduler.cli import cli
+from scheduler.extract_command import crawl_settings
+from tests.conftest import DemoCrawl
+
+AHRAM = "english.ahram.org.eg"
+
+
+@pytest.fixture
+def archive(demo_crawl: DemoCrawl, tmp_path: Path) -> Path:
+    return demo_crawl.copy(tmp_path)
+
+
+def reextract(db: Path, *args: str) -> tuple[int, list[str]]:
+    result = CliRunner().invoke(cli, ["reextract", "--db", str(db), *args])
+    return result.exit_code, result.output.splitlines()
+
+
+def row(db: Path, sql: str, *params: object) -> tuple:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql, params).fetchone()
+
+
+def contents(db: Path) -> list[str]:
+    with sqlite3.connect(db) as conn:
+        return list(conn.iterdump())
+
+
+def make_stale(db: Path) -> dict[str, int]:
+    """Store three readings as an older newsmon would have: Ahram's title with its section
+    path, an article's agency evidence lost, a text with a tail the page does not have."""
+    with sqlite3.connect(db) as conn:
+        ids = {
+            "titled": conn.execute("select id from articles where site = ?", [AHRAM]).fetchone()[0],
+            "credited": conn.execute(
+                "select id from articles where agency is not null and site != ? order by id",
+                [AHRAM],
+            ).fetchone()[0],
+            "text": conn.execute(
+                "select id from articles where site = 'www.france24.com' order by id"
+            ).fetchone()[0],
+        }
+        conn.execute(
+            "update articles set title = title || ' - Region - World' where id = ?", [ids["titled"]]
+        )
+        conn.execute(
+            "update article_versions set title = title || ' - Region - World' where article_id = ?",
+            [ids["titled"]],
+        )
+        conn.execute(
+            "update stories set title = title || ' - Region - World' where id = "
+            "(select story_id from articles where id = ?)",
+            [ids["titled"]],
+        )
+        conn.execute(
+            "update articles set agency = null, credit = '[]' where id = ?", [ids["credited"]]
+        )
+        conn.execute(
+            "update articles set text = text || ' A stale tail.' where id = ?", [ids["text"]]
+        )
+    return ids
+
+
+def test_stale_readings_are_corrected_in_place_and_a_rerun_finds_nothing(archive: Path) -> None:
+    with sqlite3.connect(archive) as conn:
+        read = {
+            r[0]: r for r in conn.execute("select id, title, agency, credit, text from articles")
+        }
+    versions_before = row(archive, "select count(*) from article_versions")[0]
+    ids = make_stale(archive)
+
+    code, lines = reextract(archive)
+
+    assert code == 0
+    corrected = sorted(line for line in lines if line.startswith("corrected: "))
+    assert len(corrected) == 3
+    assert f"corrected: {ids['titled']} https://{AHRAM}/" in "\n".join(corrected)
+    assert any(line.endswith(": title") for line in corrected)
+    assert any(line.endswith(": agency, credit") for line in corrected)
+    assert any(line.endswith(": text") for line in corrected)
+    total = row(archive, "select count(*) from articles")[0]
+    assert lines[-1] == (
+        f"Read {total} kept page(s): 3 corrected; {total - 3} as stored; "
+        "0 kept though today's rules would not store them."
+    )
+    # Each stale reading is back to what the crawl read, in the row and its newest version.
+    for article_id in ids.values():
+        now = row(
+            archive, "select id, title, agency, credit, text from articles where id = ?", article_id
+        )
+        assert now == read[article_id]
+        newest = row(
+            archive,
+            "select title, text from article_versions where article_id = ? order by version desc",
+            article_id,
+        )
+        assert newest == (read[article_id][1], read[article_id][4])
+    assert row(archive, "select count(*) from article_versions")[0] == versions_before
+    # The full-text index follows the text, and the story its article's title.
+    assert (
+        row(archive, "select count(*) from articles_fts where articles_fts match 'stale'")[0] == 0
+    )
+    story_title = row(
+        archive,
+        "select s.title from stories s join articles a on a.story_id = s.id where a.id = ?",
+        ids["titled"],
+    )[0]
+    assert "Region - World" not in story_title
+
+    code, lines = reextract(archive)
+    assert code == 0 and lines == [
+        f"Read {total} kept page(s): 0 corrected; {total} as stored; "
+        "0 kept though today's rules would not store them."
+    ]
+
+
+def test_a_dry_run_says_what_it_would_correct_and_writes_nothing(archive: Path) -> None:
+    make_stale(archive)
+    before = contents(archive)
+
+    code, lines = reextract(archive, "--dry-run")
+
+    assert code == 0
+    assert len([line for line in lines if line.startswith("would correct: ")]) == 3
+    assert "3 would be corrected" in lines[-1]
+    assert contents(archive) == before
+
+
+def test_articles_todays_rules_would_not_store_are_kept_as_stored_and_listed(archive: Path) -> None:
+    make_stale(archive)
+    before = contents(archive)
+
+    code, lines = reextract(archive, "-s", "NEWSMON_MIN_TEXT_CHARS=1000000")
+
+    assert code == 0
+    total = row(archive, "select count(*) from articles")[0]
+    kept = [line for line in lines if line.startswith("kept as stored: ")]
+    assert len(kept) == total
+    assert all("today's rules would not store it (no_text: no article text" in k for k in kept)
+    assert contents(archive) == before
+
+
+def test_only_the_named_sources_are_read_and_pages_dropped_by_compact_are_skipped(
+    archive: Path,
+) -> None:
+    ids = make_stale(archive)
+    with sqlite3.connect(archive) as conn:
+        conn.execute(
+            "delete from pages where url = (select url from articles where id = ?)", [ids["text"]]
+        )
+        afp = conn.execute("select count(*) from articles where source = 'afp'").fetchone()[0]
+        text_source = conn.execute(
+            "select source from articles where id = ?", [ids["text"]]
+        ).fetchone()[0]
+    assert text_source == "afp"
+
+    code, lines = reextract(archive, "afp")
+
+    assert code == 0
+    assert lines[-1].startswith(f"Read {afp - 1} kept page(s): ")
+    assert row(
+        archive, "select text like '%A stale tail.' from articles where id = ?", ids["text"]
+    ) == (1,)
+
+
+def test_a_page_a_crawl_replaced_meanwhile_is_left_to_that_crawl(archive: Path) -> None:
+    ids = make_stale(archive)
+    db = open_database(archive)
+    rules = Rules.from_settings(crawl_settings({}))
+    declared = load_sources()
+    (page,) = [p for p in stored_pages(db, []) if p.article_id == ids["titled"]]
+    _, columns = read_again(page, declared[page.source], rules)
+    assert columns["title"] != page.columns["title"]
+    with db.conn:  # a crawl stores a new version and its page in between
+        db.execute("update pages set fetched = '2099-01-01T00:00:00Z' where url = ?", [page.url])
+
+    assert correct(db, page, columns) is False
+    assert row(archive, "select title from articles where id = ?", ids["titled"])[0].endswith(
+        " - Region - World"
+    )
+    db.close()
+
+
+def test_unknown_sources_bad_settings_and_a_missing_archive_get_one_line(tmp_path: Path) -> None:
+    for args, message in [
+        (["reextract", "nosuch"], "Error: unknown source 'nosuch' (declared: rferl, reuters, afp)"),
+        (["reextract", "-s", "lower=1"], "Error: -s 'lower=1': expected NAME=VALUE"),
+        (
+            ["reextract", "--db", str(tmp_path / "none.db")],
+            "does not exist: run `newsmon crawl` first",
+        ),
+    ]:
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code != 0
+        assert len(result.output.strip().splitlines()) == 1
+        assert message in result.output
