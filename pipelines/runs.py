@@ -51,6 +51,10 @@ def run_status(stats: dict[str, Any], finish_reason: str) -> tuple[str, str]:
         return "failed", f"no response from the site{': ' + detail if detail else ''}"
     if ok_responses == 0 and errors:
         return "failed", f"every request failed; first: {first_error}"
+    if not stats.get("newsmon/discovery_read") and stats.get("newsmon/discovery_errors"):
+        # robots.txt answered, but no feed, sitemap or listing could be read: a site that
+        # moved its feeds is a source that sees nothing, not a partial success.
+        return "failed", f"no discovery endpoint could be read; first: {first_error}"
     if errors:
         return "partial", f"{errors} error(s); first: {first_error}"
     return "ok", ""

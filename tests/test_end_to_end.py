@@ -264,6 +264,28 @@ def test_unreachable_host_fails_that_source_with_one_line_and_others_run(sites, 
     assert "127.0.0.1" not in result.stdout + result.stderr
 
 
+def test_a_site_whose_every_feed_is_gone_fails_its_source_and_status_says_so(tmp_path):
+    """A site that moved its feeds still answers robots.txt: that is not a partial success."""
+    db_path = tmp_path / "news.db"
+    routes = {"/robots.txt": load_manifest("www.rferl.org")["/robots.txt"]}
+    site = Site("www.rferl.org", routes).start()  # 404 for everything else
+    try:
+        result = run_newsmon(
+            "crawl", "rferl", "--db", str(db_path), *FAST, *origin_map_args({"www.rferl.org": site})
+        )
+    finally:
+        site.stop()
+    assert result.returncode == 1
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("rferl: failed")]
+    assert "no discovery endpoint could be read; first: https://www.rferl.org/" in line
+    assert "404" in line
+    db = open_db(db_path)
+    (run,) = db.query("select status, reason from crawl_runs")
+    assert run["status"] == "failed"
+    status = run_newsmon("status", "--db", str(db_path), "--max-failures", "1")
+    assert status.returncode == 1 and "rferl" in status.stdout
+
+
 def test_scrapy_crawl_from_the_project_root_uses_the_same_pipeline(sites, tmp_path):
     db_path = tmp_path / "x.db"
     mapping = {s.public_origin: s.origin for s in sites.values()}

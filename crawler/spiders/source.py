@@ -92,6 +92,7 @@ class SourceSpider(Spider):
         except DiscoveryError as exc:
             yield from self._discovery_unreadable(response, exc)
             return
+        self._discovery_read()
         for child in sitemap.children:
             child_url = canonicalize_url(child.url) if "?" not in child.url else child.url
             if not on_domains(child_url, self.source.domains):
@@ -109,6 +110,7 @@ class SourceSpider(Spider):
         except DiscoveryError as exc:
             yield from self._discovery_unreadable(response, exc)
             return
+        self._discovery_read()
         stats.inc_value("newsmon/backfill/sitemaps_read")
         if stats.get_value("newsmon/backfill/budget_spent"):
             return  # --max-pages reached: the rest waits for the next run
@@ -133,6 +135,7 @@ class SourceSpider(Spider):
         except DiscoveryError as exc:
             yield from self._discovery_unreadable(response, exc)
             return
+        self._discovery_read()
         yield from self.article_requests(links, response.meta.get("newsmon_kind", "rss"))
 
     def parse_listing(self, response: Response) -> Iterator[Request]:
@@ -144,13 +147,21 @@ class SourceSpider(Spider):
         except DiscoveryError as exc:
             yield from self._discovery_unreadable(response, exc)
             return
+        self._discovery_read()
         yield from self.article_requests(links, "listing", quiet=True)
 
+    def _discovery_read(self) -> None:
+        """Count a feed, sitemap or listing read: a run that read none found nothing to do
+        because it could not look, which is a failure however many robots.txt answered."""
+        self.crawler.stats.inc_value("newsmon/discovery_read")
+
     def _discovery_unreadable(self, response: Response, exc: Exception) -> Iterable[Request]:
-        self.crawler.stats.inc_value("newsmon/discovery_errors")
-        self.logger.error(
-            "Unreadable %s %s: %s", response.meta.get("newsmon_kind"), response.url, exc
-        )
+        stats = self.crawler.stats
+        kind = response.meta.get("newsmon_kind")
+        stats.inc_value("newsmon/discovery_errors")
+        if stats.get_value("newsmon/first_error") is None:
+            stats.set_value("newsmon/first_error", f"{response.url}: unreadable {kind}: {exc}")
+        self.logger.error("Unreadable %s %s: %s", kind, response.url, exc)
         return ()
 
     def discovery_failed(self, failure: Failure) -> None:
