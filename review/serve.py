@@ -11,8 +11,10 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import sqlite3
 import sys
 import tempfile
+from contextlib import closing
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -106,6 +108,22 @@ def metadata_path(metadata: dict[str, Any]) -> str:
     with open(fd, "wb") as private:
         private.write(data)
     return name
+
+
+class NotAnArchive(Exception):
+    """The file cannot be served: not SQLite, or no newsmon archive."""
+
+
+def check_archive(db: Path) -> None:
+    """Refuse a file Datasette would fail on with a traceback, read-only (serving never
+    migrates, so an archive is read as it is)."""
+    try:
+        with closing(sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)) as conn:
+            tables = {row[0] for row in conn.execute("select name from sqlite_master")}
+    except sqlite3.DatabaseError as exc:
+        raise NotAnArchive(f"cannot serve {db}: {exc}") from None
+    if "articles" not in tables:
+        raise NotAnArchive(f"cannot serve {db}: not a newsmon archive (no articles table)")
 
 
 def serve(

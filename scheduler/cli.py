@@ -512,15 +512,19 @@ def serve(db_path: Path, host: str, port: int, allow_sql: bool, log_dir: Path | 
     Safe to run while crawls write to the same database. The stored HTML and internal tables
     are not served, and arbitrary SQL is off unless --allow-sql.
     """
-    from review.serve import exposure_warning
+    from review.serve import NotAnArchive, check_archive, exposure_warning
     from review.serve import serve as serve_archive
 
     if not db_path.exists():
         raise click.ClickException(f"{db_path} does not exist: run `newsmon crawl` first")
-    if warning := exposure_warning(host, allow_sql):
-        click.secho(warning, err=True, fg="yellow")
     # read-only: never migrates
     db = db_path.expanduser().resolve()
+    try:
+        check_archive(db)
+    except NotAnArchive as exc:
+        raise click.ClickException(str(exc)) from None
+    if warning := exposure_warning(host, allow_sql):
+        click.secho(warning, err=True, fg="yellow")
     serve_archive(db, host, port, allow_sql=allow_sql, log_dir=logs_dir(db, log_dir))
 
 

@@ -120,6 +120,32 @@ def test_a_corrupt_database_is_refused_with_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["status"],
+        ["serve"],
+        ["digest"],
+        ["stories"],
+        ["compact"],
+        ["reextract"],
+        ["backfill", "rferl", "--since", "2020-01-01"],
+    ],
+    ids=lambda command: command[0],
+)
+def test_every_command_refuses_a_file_that_is_not_an_archive_in_one_line(
+    tmp_path: Path, command: list[str]
+) -> None:
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    result = CliRunner().invoke(cli, [*command, "--db", str(bad)])
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit)  # no traceback
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("Error: cannot ") and "bad.db" in line
+    assert bad.read_bytes() == b"this is not sqlite" * 100  # refused, never overwritten
+
+
 def test_a_broken_source_declaration_names_the_source_and_field(tmp_path: Path) -> None:
     broken = tmp_path / "sources.toml"
     broken.write_text(
