@@ -67,9 +67,12 @@ def existing_db_option(command: Callable[..., Any]) -> Callable[..., Any]:
     return db_option(command, help="The SQLite archive, made by `newsmon crawl` or `schedule`.")
 
 
-def declared_sources() -> dict[str, Source]:
+def declared_sources(overrides: dict[str, str] | None = None) -> dict[str, Source]:
+    """The sources a run reads: from ``-s NEWSMON_SOURCES=FILE`` when given (the crawls
+    read that too), else $NEWSMON_SOURCES, else the built-in declarations."""
+    path = (overrides or {}).get("NEWSMON_SOURCES") or os.environ.get("NEWSMON_SOURCES")
     try:
-        return load_sources(os.environ.get("NEWSMON_SOURCES"))
+        return load_sources(path)
     except SourceError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -259,12 +262,12 @@ def crawl(
     failed, was blocked, was interrupted, or was skipped because another crawl of it was
     running; 130 (143) when stopped by Ctrl-C (SIGTERM).
     """
-    declared = declared_sources()
+    overrides, mapping = parse_settings(settings), parse_origin_maps(origin_maps)
+    declared = declared_sources(overrides)
     unknown = [name for name in source_names if name not in declared]
     if unknown:
         raise BadArgument(f"unknown source {unknown[0]!r} (declared: {', '.join(declared)})")
     names = list(dict.fromkeys(source_names)) or [s.name for s in declared.values() if s.enabled]
-    overrides, mapping = parse_settings(settings), parse_origin_maps(origin_maps)
     db = prepare_database(db_path)
     jobs = crawl_jobs(names, db, overrides, mapping, log_dir)
     stopped: list[int] = []
@@ -328,7 +331,8 @@ def backfill(
     Shows progress; Ctrl-C or SIGTERM stops cleanly and a rerun resumes without refetching.
     Exits 0 when every source ran (ok or partial), 1 otherwise.
     """
-    declared = declared_sources()
+    overrides, mapping = parse_settings(settings), parse_origin_maps(origin_maps)
+    declared = declared_sources(overrides)
     for name in source_names:
         if name not in declared:
             raise BadArgument(f"unknown source {name!r} (declared: {', '.join(declared)})")
@@ -341,7 +345,6 @@ def backfill(
     from scheduler.backfill import Backfill, BackfillOptions, backfill_job, check_plan
 
     options = BackfillOptions(since, until, all_urls, max_pages)
-    overrides, mapping = parse_settings(settings), parse_origin_maps(origin_maps)
     try:
         check_plan(options, overrides)
     except WindowError as exc:
@@ -422,7 +425,7 @@ def schedule(
     overrides, mapping = parse_settings(settings), parse_origin_maps(origin_maps)
     # Unattended, every crawl gets a limit: Scrapy's own (CLOSESPIDER_TIMEOUT, 1 h) plus 5 min.
     timeout = timeout or DAEMON_TIMEOUT_SECONDS
-    declared = declared_sources()
+    declared = declared_sources(overrides)
     db = prepare_database(db_path)
     Daemon(
         db=db,

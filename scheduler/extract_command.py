@@ -59,16 +59,17 @@ def extract(
 
     Exits 0 when every file was read, whatever the decisions.
     """
-    from scheduler.cli import BadArgument, declared_sources
+    from scheduler.cli import BadArgument, declared_sources, parse_settings
 
     if url and len(files) > 1:
         raise BadArgument("--url applies to one FILE only")
     if url and not url.startswith(("http://", "https://")):
         raise BadArgument(f"--url {url!r}: not an http(s) URL")
-    declared = declared_sources()
+    overrides = parse_settings(settings)
+    declared = declared_sources(overrides)
     if source_name and source_name not in declared:
         raise BadArgument(f"unknown source {source_name!r} (declared: {', '.join(declared)})")
-    rules = judging_rules(settings)
+    rules = judging_rules(overrides)
     unreadable = 0
     for path in files:
         try:
@@ -88,12 +89,12 @@ def extract(
         raise SystemExit(1)
 
 
-def judging_rules(settings: tuple[str, ...]) -> Rules:
-    """The rules a crawl run with ``-s`` ``settings`` would judge pages by."""
-    from scheduler.cli import BadArgument, parse_settings
+def judging_rules(overrides: dict[str, str]) -> Rules:
+    """The rules a crawl run with these ``-s`` overrides would judge pages by."""
+    from scheduler.cli import BadArgument
 
     try:
-        return Rules.from_settings(crawl_settings(parse_settings(settings)))
+        return Rules.from_settings(crawl_settings(overrides))
     except (SourceError, ValueError) as exc:
         raise BadArgument(str(exc)) from None
 

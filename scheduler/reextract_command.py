@@ -10,7 +10,7 @@ import click
 
 from pipelines.database import DatabaseError, open_database
 from pipelines.reextract import Reading, reextract
-from scheduler.cli import BadArgument, declared_sources, existing_db_option
+from scheduler.cli import BadArgument, declared_sources, existing_db_option, parse_settings
 from scheduler.extract_command import judging_rules
 from scheduler.usage import OneLineCommand
 
@@ -35,11 +35,12 @@ def reextract_command(
     not store is left as it is and listed. Articles whose raw page was dropped by `compact`
     keep their first reading. Safe beside running crawls; a rerun finds nothing to do.
     """
-    declared = declared_sources()
+    overrides = parse_settings(settings)
+    declared = declared_sources(overrides)
     unknown = [name for name in source_names if name not in declared]
     if unknown:
         raise BadArgument(f"unknown source {unknown[0]!r} (declared: {', '.join(declared)})")
-    rules = judging_rules(settings)
+    rules = judging_rules(overrides)
     if not db_path.exists():
         raise click.ClickException(f"{db_path} does not exist: run `newsmon crawl` first")
     try:

@@ -286,6 +286,26 @@ def test_a_site_whose_every_feed_is_gone_fails_its_source_and_status_says_so(tmp
     assert status.returncode == 1 and "rferl" in status.stdout
 
 
+def test_sources_declared_by_a_setting_are_the_ones_crawled(sites, tmp_path):
+    """`-s NEWSMON_SOURCES=FILE` names the sources for the command line and its crawls alike."""
+    builtin = (ROOT / "crawler/sources.toml").read_text(encoding="utf-8")
+    rferl = "[[source]]\n" + builtin.split("\n[[source]]\n")[1]
+    declarations = tmp_path / "mine.toml"
+    declarations.write_text(rferl.replace('name = "rferl"', 'name = "rfe_libya"'))
+    db_path = tmp_path / "news.db"
+    mine = ["-s", f"NEWSMON_SOURCES={declarations}"]
+
+    result = run_newsmon("crawl", "--db", str(db_path), *mine, *FAST, *origin_map_args(sites))
+
+    assert result.returncode == 0, result.stderr
+    db = open_db(db_path)
+    assert [r["source"] for r in db.query("select source from crawl_runs")] == ["rfe_libya"]
+    assert {r["source"] for r in db.query("select source from articles")} == {"rfe_libya"}
+    named = run_newsmon("crawl", "rferl", "--db", str(db_path), *mine)
+    assert named.returncode == 2
+    assert "unknown source 'rferl' (declared: rfe_libya)" in named.stderr
+
+
 def test_scrapy_crawl_from_the_project_root_uses_the_same_pipeline(sites, tmp_path):
     db_path = tmp_path / "x.db"
     mapping = {s.public_origin: s.origin for s in sites.values()}
