@@ -143,6 +143,8 @@ def explain_page(
         page_credit=page_credit,
         credit=credit,
     )
+    # Always the same keys, so that a reader of `extract --json` never meets an empty one.
+    result.relevance = {"score": 0.0, "matched_terms": {}, "relevant": False, "reason": "no text"}
     if extracted is not None:
         relevance = score(extracted.title, extracted.text, terms)
         result.relevance = {

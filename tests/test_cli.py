@@ -229,6 +229,26 @@ def test_extract_prints_the_agency_with_its_evidence_as_json_per_file() -> None:
     assert bbc["relevance"]["relevant"] and "Libya" in bbc["relevance"]["matched_terms"]
 
 
+def test_extract_json_has_every_contract_key_for_a_page_without_text(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.html"
+    empty.write_bytes(b"")
+    code, output = invoke("extract", "--json", str(empty))
+    assert code == 0
+    page = json.loads(output)
+    assert (page["decision"], page["text"], page["agency"], page["credit"]) == (
+        "no_text",
+        None,
+        None,
+        [],
+    )
+    assert page["relevance"] == {
+        "score": 0.0,
+        "matched_terms": {},
+        "relevant": False,
+        "reason": "no text",
+    }
+
+
 def test_extract_applies_a_licensees_rules_from_the_url() -> None:
     page = ROOT / "tests/fixtures/synthetic/ahram"
     own = page / "ahram_2024-05-15_libya-egypt-border-own-reporting_synthetic.html"
