@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from datasette.utils.asgi import Response
 from feedgen.feed import FeedGenerator
@@ -74,7 +75,10 @@ def _add_entry(feed: FeedGenerator, row: dict[str, Any]) -> None:
     entry.updated(_when(row["updated"]))
     if row.get("published"):
         entry.published(_when(row["published"]))
-    for name in _authors(row.get("authors")):
+    # Atom requires an author on every entry of a feed that has none of its own: without a
+    # byline, the agency credited, else the site that published it, stands as author.
+    fallback = row.get("agency") or row.get("site") or urlsplit(row["url"]).hostname or "unknown"
+    for name in _authors(row.get("authors")) or [fallback]:
         entry.author({"name": name})
     for scheme in ("source", "site", "agency"):
         for term in (row.get(scheme) or "").split(", "):

@@ -607,6 +607,12 @@ def test_the_atom_feed_lists_the_newest_articles_for_a_feed_reader(archive: Path
     for entry in feed.entries:
         assert entry.title and entry.summary and entry.updated_parsed
         assert {tag.scheme for tag in entry.tags} >= {"newsmon:source", "newsmon:site"}
+        assert entry.authors and all(a.name for a in entry.authors)  # RFC 4287 4.1.1
+    unsigned = [r for r in stored if r["authors"] == "[]"]
+    assert unsigned  # the fixtures have pages without a byline: their entry is credited
+    for row in unsigned:
+        names = [a.name for a in by_link[row["url"]].authors]
+        assert names == [row["agency"] or row["site"]]
     seed = by_link[
         "https://www.rferl.org/a/un-security-council-libya-russia-foreign-fighters/31003211.html"
     ]
