@@ -59,7 +59,14 @@ def db_option(
         default=default_db,
         show_default="$NEWSMON_DB or newsmon.db",
         help=help,
+        callback=_named_file,
     )(command)
+
+
+def _named_file(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+    if str(value) in ("", "."):  # Path("") is the working directory
+        raise click.BadParameter("no file named", ctx=ctx, param=param)
+    return value
 
 
 def existing_db_option(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -544,7 +551,7 @@ def stories(db_path: Path, rebuild: bool) -> None:
 
 
 @cli.command()
-@db_option
+@existing_db_option
 @click.option(
     "--pages-older-than",
     "older_than",

@@ -86,6 +86,8 @@ def test_sources_table_shows_domains_and_endpoints() -> None:
         (["crawl", "--db", "/nonexistent/dir/news.db", "rferl"], "does not exist"),
         (["crawl", "--timeout", "0"], "0 is not in the range"),
         (["crawl", "--db", "/tmp"], "'/tmp' is a directory"),
+        (["crawl", "--db", ""], "Invalid value for '--db': no file named"),
+        (["compact", "--db", "/nonexistent/news.db"], "does not exist"),
         (["status", "--db", "/tmp"], "'/tmp' is a directory"),
         (["status", "--db", "/nonexistent/news.db"], "does not exist"),
         (["status", "extra"], "unexpected extra argument (extra)"),
