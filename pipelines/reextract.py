@@ -19,9 +19,12 @@ reported: a rule that got worse must not empty the archive, and a reviewer decid
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
-from collections.abc import Iterator
+import zlib
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,10 +32,11 @@ import sqlite_utils
 
 from crawler.sources import Source
 from pipelines.database import write_transaction
-from pipelines.explain import Explanation, Rules, explain_page
+from pipelines.explain import Rules, explain_page
 from pipelines.extract import content_hash
 from pipelines.stories import assign as assign_story
 from pipelines.stories import refresh as refresh_story
+from pipelines.workers import WorkerFailed, WorkerPool
 
 BATCH = 100  # articles read per query: a years-long archive is not read in one cursor
 
@@ -61,7 +65,7 @@ class StoredPage:
     source: str
     story_id: int | None
     fetched: str  # the page's: it tells a page replaced meanwhile by a crawl
-    html: str
+    html_gz: bytes  # as stored: a worker opens it
     columns: dict[str, Any]  # READ_COLUMNS as stored, and content_hash
 
 
@@ -71,13 +75,24 @@ class Reading:
 
     article_id: int
     url: str
-    changed: tuple[str, ...]  # the READ_COLUMNS whose value differs; empty: as stored
+    changed: tuple[str, ...] = ()  # the READ_COLUMNS whose value differs; empty: as stored
     refused: str | None = None  # why today's rules would not store it: left as it is
+    failed: str | None = None  # the page could not be read again: left as it is
     moved_on: bool = False  # a crawl replaced the page meanwhile: left to that crawl
 
     @property
-    def corrected(self) -> bool:
-        return bool(self.changed) and self.refused is None and not self.moved_on
+    def outcome(self) -> str:
+        if self.failed:
+            return "failed"
+        if self.refused:
+            return "refused"
+        if self.moved_on:
+            return "moved_on"
+        return "corrected" if self.changed else "unchanged"
+
+
+class UnreadablePage(Exception):
+    """A kept page that does not open (a damaged gzip stream, bytes that are not UTF-8)."""
 
 
 def stored_pages(db: sqlite_utils.Database, sources: list[str]) -> Iterator[StoredPage]:
@@ -102,7 +117,7 @@ def stored_pages(db: sqlite_utils.Database, sources: list[str]) -> Iterator[Stor
                 source=row[2],
                 story_id=row[3],
                 fetched=row[4],
-                html=gzip.decompress(row[5]).decode("utf-8"),  # stored as UTF-8 (raw_pages)
+                html_gz=row[5],
                 columns=dict(zip((*READ_COLUMNS, "content_hash"), row[6:], strict=True)),
             )
         if len(rows) < BATCH:
@@ -111,23 +126,26 @@ def stored_pages(db: sqlite_utils.Database, sources: list[str]) -> Iterator[Stor
 
 
 def read_again(
-    page: StoredPage, source: Source | None, rules: Rules
-) -> tuple[Explanation, dict[str, Any]]:
-    """The page judged by today's rules, and the columns that reading gives the article."""
+    html_gz: bytes, url: str, source: Source | None, stored: dict[str, Any], rules: Rules
+) -> tuple[str | None, dict[str, Any]]:
+    """The page judged by today's rules: (why it would not be stored, or None; the columns
+    that reading gives the article). Runs in a worker process."""
+    try:
+        page_html = gzip.decompress(html_gz).decode("utf-8")  # stored as UTF-8 (raw_pages)
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
+        raise UnreadablePage(f"the kept page does not open: {exc}") from None
     # The stored title stands in for the feed's title, which is not kept: a page that names
     # no title of its own got it from there.
-    result = explain_page(
-        page.html, page.url, source, hint_title=page.columns["title"], **rules.as_kwargs()
-    )
+    result = explain_page(page_html, url, source, hint_title=stored["title"], **rules.as_kwargs())
     extracted = result.extracted
     if extracted is None or result.decision != "store":
-        return result, {}
-    columns = {
+        return f"{result.decision}: {result.reason}", {}
+    return None, {
         "title": extracted.title,
         "text": extracted.text,
         # The publication time stays as first read (a revision keeps it too); a page whose
         # date was not found then may be dated now.
-        "published": page.columns["published"] or extracted.published,
+        "published": stored["published"] or extracted.published,
         "authors": json.dumps(extracted.authors, ensure_ascii=False),
         "language": extracted.language,
         "description": extracted.description,
@@ -137,27 +155,63 @@ def read_again(
         "matched_terms": json.dumps(result.relevance["matched_terms"], ensure_ascii=False),
         "relevance_reason": result.relevance["reason"],
     }
-    return result, columns
 
 
-def reextract(
-    db: sqlite_utils.Database,
-    declared: dict[str, Source],
-    rules: Rules,
-    *,
-    sources: list[str],
-    dry_run: bool = False,
-) -> Iterator[Reading]:
-    """Read every kept page of ``sources`` again, correct the articles whose reading changed
-    (unless ``dry_run``), and say for each page what was found."""
-    for page in stored_pages(db, sources):
-        result, columns = read_again(page, declared.get(page.source), rules)
-        if not columns:
-            yield Reading(page.article_id, page.url, (), f"{result.decision}: {result.reason}")
-            continue
+class Reextraction:
+    """One pass over the kept pages: read again in worker processes (so a page that hangs
+    or crashes Trafilatura fails alone, past NEWSMON_EXTRACT_TIMEOUT, and the cores share
+    the work), corrected here, in id order, one short transaction each."""
+
+    def __init__(
+        self,
+        db: sqlite_utils.Database,
+        declared: dict[str, Source],
+        rules: Rules,
+        *,
+        workers: int,
+        timeout: float,
+        dry_run: bool = False,
+    ):
+        self.db = db
+        self.declared = declared
+        self.rules = rules
+        self.workers = workers
+        self.timeout = timeout
+        self.dry_run = dry_run
+
+    def run(self, sources: list[str], report: Callable[[Reading], None]) -> None:
+        """Read every kept page of ``sources`` (all when empty), correct the articles whose
+        reading changed (unless ``dry_run``), and ``report`` each page's finding in order."""
+        asyncio.run(self._run(sources, report))
+
+    async def _run(self, sources: list[str], report: Callable[[Reading], None]) -> None:
+        pool = WorkerPool(self.workers, self.timeout, preload=["pipelines.reextract"])
+        # Enough pages in flight to keep every worker busy while one is being written.
+        window: deque[tuple[StoredPage, asyncio.Future[Any]]] = deque()
+        try:
+            for page in stored_pages(self.db, sources):
+                source = self.declared.get(page.source)
+                args = (page.html_gz, page.url, source, page.columns, self.rules)
+                window.append((page, asyncio.ensure_future(pool.run(read_again, *args))))
+                if len(window) > 2 * pool.size:
+                    report(await self._settle(*window.popleft()))
+            while window:
+                report(await self._settle(*window.popleft()))
+        finally:
+            for _, pending in window:
+                pending.cancel()
+            pool.close()
+
+    async def _settle(self, page: StoredPage, call: asyncio.Future[Any]) -> Reading:
+        try:
+            refused, columns = await call
+        except (UnreadablePage, WorkerFailed) as exc:
+            return Reading(page.article_id, page.url, failed=str(exc))
+        if refused:
+            return Reading(page.article_id, page.url, refused=refused)
         changed = tuple(c for c in READ_COLUMNS if columns[c] != page.columns[c])
-        moved_on = bool(changed) and not dry_run and not correct(db, page, columns)
-        yield Reading(page.article_id, page.url, changed, moved_on=moved_on)
+        moved_on = bool(changed) and not self.dry_run and not correct(self.db, page, columns)
+        return Reading(page.article_id, page.url, changed, moved_on=moved_on)
 
 
 def correct(db: sqlite_utils.Database, page: StoredPage, columns: dict[str, Any]) -> bool:

@@ -69,7 +69,7 @@ def extract(
     declared = declared_sources(overrides)
     if source_name and source_name not in declared:
         raise BadArgument(f"unknown source {source_name!r} (declared: {', '.join(declared)})")
-    rules = judging_rules(overrides)
+    rules = judging_rules(crawl_settings(overrides))
     unreadable = 0
     for path in files:
         try:
@@ -89,12 +89,12 @@ def extract(
         raise SystemExit(1)
 
 
-def judging_rules(overrides: dict[str, str]) -> Rules:
-    """The rules a crawl run with these ``-s`` overrides would judge pages by."""
+def judging_rules(config: Settings) -> Rules:
+    """The rules a crawl run with these settings would judge pages by."""
     from scheduler.cli import BadArgument
 
     try:
-        return Rules.from_settings(crawl_settings(overrides))
+        return Rules.from_settings(config)
     except (SourceError, ValueError) as exc:
         raise BadArgument(str(exc)) from None
 

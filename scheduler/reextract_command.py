@@ -3,15 +3,18 @@ with today's extraction (pipelines/reextract.py), a line for each one that chang
 
 from __future__ import annotations
 
+import signal
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import click
 
 from pipelines.database import DatabaseError, open_database
-from pipelines.reextract import Reading, reextract
+from pipelines.reextract import Reading, Reextraction
+from pipelines.workers import default_workers
 from scheduler.cli import BadArgument, declared_sources, existing_db_option, parse_settings
-from scheduler.extract_command import judging_rules
+from scheduler.extract_command import crawl_settings, judging_rules
 from scheduler.usage import OneLineCommand
 
 
@@ -33,42 +36,58 @@ def reextract_command(
     An article is corrected in place, in its row and its newest version, with its story:
     the site did not change the page, so no version is added. One that today's rules would
     not store is left as it is and listed. Articles whose raw page was dropped by `compact`
-    keep their first reading. Safe beside running crawls; a rerun finds nothing to do.
+    keep their first reading. Pages are read in NEWSMON_EXTRACT_WORKERS worker processes,
+    each page within NEWSMON_EXTRACT_TIMEOUT. Safe beside running crawls; Ctrl-C stops it
+    and a rerun finds nothing more to do for what was done.
     """
     overrides = parse_settings(settings)
     declared = declared_sources(overrides)
     unknown = [name for name in source_names if name not in declared]
     if unknown:
         raise BadArgument(f"unknown source {unknown[0]!r} (declared: {', '.join(declared)})")
-    rules = judging_rules(overrides)
+    config = crawl_settings(overrides)
+    rules = judging_rules(config)
     if not db_path.exists():
         raise click.ClickException(f"{db_path} does not exist: run `newsmon crawl` first")
     try:
         db = open_database(db_path)
     except DatabaseError as exc:
         raise click.ClickException(str(exc)) from None
+    pass_over = Reextraction(
+        db,
+        declared,
+        rules,
+        workers=config.getint("NEWSMON_EXTRACT_WORKERS") or default_workers(),
+        timeout=config.getfloat("NEWSMON_EXTRACT_TIMEOUT"),
+        dry_run=dry_run,
+    )
     counts: Counter[str] = Counter()
+
+    def report(reading: Reading) -> None:
+        counts[reading.outcome] += 1
+        if line := describe(reading, dry_run):
+            click.echo(line)
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt  # as Ctrl-C: each article's transaction is whole or none
+
+    signal.signal(signal.SIGTERM, stop)
     try:
-        for reading in reextract(db, declared, rules, sources=list(source_names), dry_run=dry_run):
-            counts[outcome(reading)] += 1
-            if line := describe(reading, dry_run):
-                click.echo(line)
+        pass_over.run(list(source_names), report)
+    except KeyboardInterrupt:
+        click.echo(summary(counts, dry_run))
+        click.echo("Stopped; rerun to carry on.", err=True)
+        raise SystemExit(130) from None
     finally:
         db.close()
     click.echo(summary(counts, dry_run))
 
 
-def outcome(reading: Reading) -> str:
-    if reading.refused:
-        return "refused"
-    if reading.moved_on:
-        return "moved_on"
-    return "corrected" if reading.changed else "unchanged"
-
-
 def describe(reading: Reading, dry_run: bool) -> str | None:
     """A line for an article that changed, or that was left for a reason; None if as stored."""
     where = f"{reading.article_id} {reading.url}"
+    if reading.failed:
+        return f"not read: {where}: {reading.failed}"
     if reading.refused:
         return f"kept as stored: {where}: today's rules would not store it ({reading.refused})"
     if reading.moved_on:
@@ -87,6 +106,8 @@ def summary(counts: Counter[str], dry_run: bool) -> str:
         f"{counts['unchanged']:,} as stored",
         f"{counts['refused']:,} kept though today's rules would not store them",
     ]
+    if counts["failed"]:
+        parts.append(f"{counts['failed']:,} could not be read again")
     if counts["moved_on"]:
         parts.append(f"{counts['moved_on']:,} left to the crawl that fetched them again")
     return f"Read {read:,} kept page(s): " + "; ".join(parts) + "."

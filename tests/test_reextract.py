@@ -4,6 +4,7 @@ readings a test makes stale (as an older newsmon would have stored them)."""
 
 from __future__ import annotations
 
+import gzip
 import sqlite3
 from pathlib import Path
 
@@ -184,7 +185,7 @@ def test_a_page_a_crawl_replaced_meanwhile_is_left_to_that_crawl(archive: Path) 
     rules = Rules.from_settings(crawl_settings({}))
     declared = load_sources()
     (page,) = [p for p in stored_pages(db, []) if p.article_id == ids["titled"]]
-    _, columns = read_again(page, declared[page.source], rules)
+    _, columns = read_again(page.html_gz, page.url, declared[page.source], page.columns, rules)
     assert columns["title"] != page.columns["title"]
     with db.conn:  # a crawl stores a new version and its page in between
         db.execute("update pages set fetched = '2099-01-01T00:00:00Z' where url = ?", [page.url])
@@ -209,3 +210,37 @@ def test_unknown_sources_bad_settings_and_a_missing_archive_get_one_line(tmp_pat
         assert result.exit_code != 0
         assert len(result.output.strip().splitlines()) == 1
         assert message in result.output
+
+
+def test_a_damaged_page_or_one_whose_extraction_hangs_fails_alone(archive: Path) -> None:
+    endless = "".join(
+        f"<p>Paragraph {i} of a page that never ends, in Tripoli.</p>" for i in range(40_000)
+    )
+    with sqlite3.connect(archive) as conn:
+        damaged, hanging, *_ = [r[0] for r in conn.execute("select id from articles order by id")]
+        conn.execute(
+            "update pages set html_gz = ? where url = (select url from articles where id = ?)",
+            [b"\x1f\x8b not gzip at all", damaged],
+        )
+        conn.execute(
+            "update pages set html_gz = ? where url = (select url from articles where id = ?)",
+            [
+                gzip.compress(f"<html><body><article>{endless}</article></body></html>".encode()),
+                hanging,
+            ],
+        )
+    before = contents(archive)
+
+    code, lines = reextract(archive, "-s", "NEWSMON_EXTRACT_TIMEOUT=2")
+
+    assert code == 0
+    not_read = [line for line in lines if line.startswith("not read: ")]
+    assert len(not_read) == 2
+    assert f"not read: {damaged} " in not_read[0] and "the kept page does not open" in not_read[0]
+    assert f"not read: {hanging} " in not_read[1] and "took longer than 2 s" in not_read[1]
+    total = row(archive, "select count(*) from articles")[0]
+    assert lines[-1] == (
+        f"Read {total} kept page(s): 0 corrected; {total - 2} as stored; "
+        "0 kept though today's rules would not store them; 2 could not be read again."
+    )
+    assert contents(archive) == before
