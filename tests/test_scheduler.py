@@ -10,6 +10,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -219,13 +220,17 @@ def test_overlapping_fires_of_a_slow_source_are_skipped(tmp_path):
 
 def test_the_lock_keeps_a_manual_crawl_out_while_a_crawl_of_the_source_runs(tmp_path):
     db_path = tmp_path / "news.db"
+    second_done = threading.Event()
 
-    def slow(path: str) -> None:
-        time.sleep(0.7)
+    def held(path: str) -> None:
+        # The first crawl waits on its sitemaps until the second has come and gone: however
+        # slowly the second starts on a loaded machine, the first still holds its lock.
+        if path != "/robots.txt":
+            second_done.wait(20)  # within the crawl's 30 s download timeout
 
     with serve_sites([]) as running:
         running["www.rferl.org"] = Site(
-            "www.rferl.org", load_manifest("www.rferl.org"), slow
+            "www.rferl.org", load_manifest("www.rferl.org"), held
         ).start()
         first = start_crawl(db_path, "rferl", *origin_map_args(running))
         lock = db_path.with_name("news.db.locks") / "rferl.lock"
@@ -233,6 +238,7 @@ def test_the_lock_keeps_a_manual_crawl_out_while_a_crawl_of_the_source_runs(tmp_
         second = run_newsmon(
             "crawl", "rferl", "--db", str(db_path), *FAST, *origin_map_args(running)
         )
+        second_done.set()
         first.communicate(timeout=60)
         running["www.rferl.org"].stop()
     assert second.returncode == 1
@@ -339,6 +345,12 @@ def test_a_hung_crawl_is_stopped_at_its_time_limit_and_recorded_as_timeout(tmp_p
         "DOWNLOAD_TIMEOUT=1",
         "-s",
         "RETRY_TIMES=0",
+        # Without politeness delays, the close after the SIGTERM waits only for the pending
+        # downloads' 1 s timeouts, not for a 2 s delay before each queued request as well.
+        "-s",
+        "DOWNLOAD_DELAY=0",
+        "-s",
+        "AUTOTHROTTLE_ENABLED=false",
         "--origin-map",
         f"https://www.rferl.org={hanging.origin}",
     )
@@ -346,7 +358,9 @@ def test_a_hung_crawl_is_stopped_at_its_time_limit_and_recorded_as_timeout(tmp_p
     hanging.stop()
     assert result.returncode == 1
     assert "rferl: failed: timeout" in result.stderr
-    assert took < 15  # 2 s limit, then SIGTERM: Scrapy lets pending 1 s downloads time out
+    # Start-up, the 2 s limit, then SIGTERM and a close of a few seconds: far from the 45 s
+    # a crawl that ignored its limit would take to be killed.
+    assert took < 20
     (row,) = runs(db_path)
     assert (row["status"], row["reason"]) == ("failed", "timeout")
 
