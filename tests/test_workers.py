@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
@@ -203,7 +204,7 @@ discovery = [{{ kind = "sitemap", url = "https://{SLOW_HOST}/sitemap.xml" }}]
 STORIES = 4
 
 
-def slow_site() -> Site:
+def slow_site(handler: Callable[[str], None] | None = None) -> Site:
     """Four ordinary stories and one page so long (40,000 paragraphs, about 16 s of
     Trafilatura on an idle core) that its extraction outlasts any sane time limit."""
     names = [*map(str, range(STORIES)), "endless"]
@@ -215,7 +216,7 @@ def slow_site() -> Site:
         routes[f"/story/{i}"] = Route(body=article(f"Story {i}", case=f"pool {i}").encode())
     endless = [f"Paragraph {i} of a page that never ends, about Tripoli." for i in range(40_000)]
     routes["/story/endless"] = Route(body=article("Endless", paragraphs=endless).encode())
-    return Site(SLOW_HOST, routes).start()
+    return Site(SLOW_HOST, routes, handler).start()
 
 
 def test_a_page_whose_extraction_hangs_fails_alone_without_delaying_the_run(tmp_path, monkeypatch):
@@ -276,7 +277,17 @@ def test_a_crawl_stopped_the_daemons_way_mid_extraction_leaves_no_worker(tmp_pat
     sources.write_text(SLOW_SOURCES)
     monkeypatch.setenv("NEWSMON_SOURCES", str(sources))
     db_path = tmp_path / "news.db"
-    site = slow_site()
+
+    def endless_last(path: str) -> None:
+        # The endless page is answered once the stories are stored: one worker takes the
+        # pages in the order they arrive, and a story behind it would wait its 16 s out.
+        deadline = time.monotonic() + 25  # within the crawl's 30 s download timeout
+        while path == "/story/endless" and stored(db_path) < STORIES:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+
+    site = slow_site(endless_last)
     job = CrawlJob(
         "slow",
         db_path,
@@ -295,6 +306,9 @@ def test_a_crawl_stopped_the_daemons_way_mid_extraction_leaves_no_worker(tmp_pat
             deadline = time.monotonic() + 120
             while stored(db_path) < STORIES and time.monotonic() < deadline:
                 time.sleep(0.2)
+            while "/story/endless" not in site.requests and time.monotonic() < deadline:
+                time.sleep(0.1)
+            time.sleep(1)  # downloaded and handed to the worker, which is 15 s from done
             running = live_processes(str(sources))
             terminate(started[0], grace=3)
             result = crawl.result()
