@@ -282,32 +282,44 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until_up(url: str, timeout: float = 30) -> None:
+def start_serve(db_path: Path, *args: str, **popen: Any) -> tuple[subprocess.Popen, str]:
+    """`newsmon serve` of ``db_path`` on a free port, and its base URL. The port is free when
+    chosen, not when the server binds it: if another test's server took it meanwhile, ours
+    exits, and another port is tried."""
+    for _ in range(3):
+        port = free_port()
+        command = [sys.executable, "-m", "scheduler", "serve", "--db", str(db_path)]
+        server = subprocess.Popen([*command, "--port", str(port), *args], cwd=ROOT, **popen)
+        base = f"http://127.0.0.1:{port}"
+        if serves(server, base, db_path):
+            return server, base
+        server.terminate()
+        server.communicate(timeout=10)
+    raise AssertionError("newsmon serve did not come up on any of three ports")
+
+
+def serves(server: subprocess.Popen, base: str, db_path: Path, timeout: float = 30) -> bool:
+    """Whether ``server`` came up at ``base`` serving ``db_path`` (not another test's)."""
     deadline = time.monotonic() + timeout
-    while True:
+    while server.poll() is None:
         try:
-            urllib.request.urlopen(url, timeout=2)
-            return
+            with urllib.request.urlopen(base + "/-/databases.json", timeout=2) as response:
+                return str(db_path.resolve()) in {d["path"] for d in json.load(response)}
         except OSError:
-            assert time.monotonic() < deadline, f"{url} did not come up"
+            assert time.monotonic() < deadline, f"{base} did not come up"
             time.sleep(0.2)
+    return False
 
 
 @pytest.fixture
 def served(archive: Path, tmp_path: Path):
     db_path = tmp_path / "news.db"
     shutil.copy(archive, db_path)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     # Its output to a file, not a pipe nobody reads: a request line per request fills a pipe's
     # 64 KiB in a few hundred requests, and the server then blocks writing its log.
     with open(tmp_path / "serve.log", "wb") as output:
-        command = [sys.executable, "-m", "scheduler", "serve", "--db", str(db_path)]
-        server = subprocess.Popen(
-            [*command, "--port", str(port)], cwd=ROOT, stdout=output, stderr=output
-        )
+        server, base = start_serve(db_path, stdout=output, stderr=output)
         try:
-            wait_until_up(base + "/-/versions.json")
             yield db_path, base
         finally:
             server.terminate()
@@ -503,19 +515,16 @@ def test_serve_on_a_public_address_warns_and_writes_no_metadata_file(
 ) -> None:
     private_tmp = tmp_path / "tmp"
     private_tmp.mkdir()
-    port = free_port()
-    argv = ["serve", "--db", str(archive), "--host", "0.0.0.0", "--port", str(port)]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "scheduler", *argv],
-        cwd=ROOT,
+    server, base = start_serve(
+        archive,
+        "--host",
+        "0.0.0.0",
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "TMPDIR": str(private_tmp)},
     )
-    base = f"http://127.0.0.1:{port}"
     try:
-        wait_until_up(base + "/-/versions.json")
         with urllib.request.urlopen(base + "/news/articles.json") as response:
             assert "default-src 'none'" in response.headers["Content-Security-Policy"]
         with pytest.raises(urllib.error.HTTPError) as refused:
