@@ -7,8 +7,8 @@ distinct article) into a fresh archive, then times `newsmon reextract` over it t
 the whole command with its start-up: once as stored (every reading the same: the cost of a
 check), once after every stored title was made stale (every article corrected: row,
 version, full-text index, story). Prints milliseconds a page beside Trafilatura alone on the
-same pages in this process. One process extracts: the figure bounds how long a
-ten-year archive takes to catch up.
+same pages in this process. The pages are read in the default worker processes (two on two
+cores): the figure says how long an archive of years takes to catch up.
 """
 
 from __future__ import annotations

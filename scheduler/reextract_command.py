@@ -68,7 +68,10 @@ def reextract_command(
         if line := describe(reading, dry_run):
             click.echo(line)
 
+    stopped_by = [signal.SIGINT]
+
     def stop(signum: int, frame: Any) -> None:
+        stopped_by[0] = signal.Signals(signum)
         raise KeyboardInterrupt  # as Ctrl-C: each article's transaction is whole or none
 
     signal.signal(signal.SIGTERM, stop)
@@ -76,8 +79,8 @@ def reextract_command(
         pass_over.run(list(source_names), report)
     except KeyboardInterrupt:
         click.echo(summary(counts, dry_run))
-        click.echo("Stopped; rerun to carry on.", err=True)
-        raise SystemExit(130) from None
+        click.echo(f"Stopped by {stopped_by[0].name}; rerun to carry on.", err=True)
+        raise SystemExit(128 + stopped_by[0]) from None
     finally:
         db.close()
     click.echo(summary(counts, dry_run))

@@ -5,7 +5,13 @@ readings a test makes stale (as an older newsmon would have stored them)."""
 from __future__ import annotations
 
 import gzip
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -17,7 +23,8 @@ from pipelines.explain import Rules
 from pipelines.reextract import correct, read_again, stored_pages
 from scheduler.cli import cli
 from scheduler.extract_command import crawl_settings
-from tests.conftest import DemoCrawl
+from tests.conftest import ROOT, DemoCrawl
+from tests.test_workers import wait_until_gone
 
 AHRAM = "english.ahram.org.eg"
 
@@ -244,3 +251,50 @@ def test_a_damaged_page_or_one_whose_extraction_hangs_fails_alone(archive: Path)
         "0 kept though today's rules would not store them; 2 could not be read again."
     )
     assert contents(archive) == before
+
+
+def test_sigterm_stops_the_pass_keeping_what_it_corrected_and_leaving_no_worker(
+    archive: Path,
+) -> None:
+    ids = make_stale(archive)
+    with sqlite3.connect(archive) as conn:
+        last = conn.execute("select max(id) from articles").fetchone()[0]
+        endless = "".join(f"<p>Paragraph {i}, in Tripoli.</p>" for i in range(40_000))
+        conn.execute(  # the last page takes Trafilatura ~16 s: the pass is still running
+            "update pages set html_gz = ? where url = (select url from articles where id = ?)",
+            [gzip.compress(f"<html><body>{endless}</body></html>".encode()), last],
+        )
+    assert last not in ids.values()
+    marker = f"NEWSMON_TEST_MARKER={uuid.uuid4()}"
+    command = [sys.executable, "-m", "scheduler", "reextract", "--db", str(archive)]
+    with subprocess.Popen(
+        [*command, "-s", "NEWSMON_EXTRACT_TIMEOUT=120"],
+        cwd=ROOT,
+        env={**os.environ, marker.split("=")[0]: marker},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as pass_over:
+        deadline = time.monotonic() + 60
+        while not row(
+            archive,
+            "select title not like '% - Region - World' from articles where id = ?",
+            ids["titled"],
+        )[0]:
+            assert time.monotonic() < deadline and pass_over.poll() is None
+            time.sleep(0.1)
+        pass_over.send_signal(signal.SIGTERM)
+        out, err = pass_over.communicate(timeout=30)
+
+    assert pass_over.returncode == 143
+    assert err.strip() == "Stopped by SIGTERM; rerun to carry on."
+    assert out.splitlines()[-1].startswith("Read ")
+    assert wait_until_gone(marker, 5) == []  # its workers ended with it
+    for article_id in ids.values():  # the three stale articles came before the last one
+        stale = row(
+            archive,
+            "select title like '% - Region - World' or text like '%stale tail.' or credit = '[]' from articles where id = ?",
+            article_id,
+        )
+        assert stale == (0,)
+    assert row(archive, "pragma integrity_check") == ("ok",)
