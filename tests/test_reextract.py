@@ -23,7 +23,7 @@ from pipelines.explain import Rules
 from pipelines.reextract import correct, read_again, stored_pages
 from scheduler.cli import cli
 from scheduler.extract_command import crawl_settings
-from tests.conftest import ROOT, DemoCrawl
+from tests.conftest import ROOT, WORKER, DemoCrawl
 from tests.test_workers import wait_until_gone
 
 AHRAM = "english.ahram.org.eg"
@@ -35,7 +35,7 @@ def archive(demo_crawl: DemoCrawl, tmp_path: Path) -> Path:
 
 
 def reextract(db: Path, *args: str) -> tuple[int, list[str]]:
-    result = CliRunner().invoke(cli, ["reextract", "--db", str(db), *args])
+    result = CliRunner().invoke(cli, ["reextract", "--db", str(db), *WORKER, *args])
     return result.exit_code, result.output.splitlines()
 
 
@@ -283,7 +283,7 @@ def test_sigterm_stops_the_pass_keeping_what_it_corrected_and_leaving_no_worker(
     marker = f"NEWSMON_TEST_MARKER={uuid.uuid4()}"
     command = [sys.executable, "-m", "scheduler", "reextract", "--db", str(archive)]
     with subprocess.Popen(
-        [*command, "-s", "NEWSMON_EXTRACT_TIMEOUT=120"],
+        [*command, *WORKER, "-s", "NEWSMON_EXTRACT_TIMEOUT=120"],
         cwd=ROOT,
         env={**os.environ, marker.split("=")[0]: marker},
         stdout=subprocess.PIPE,
