@@ -216,7 +216,8 @@ def test_sigterm_stops_a_backfill_cleanly_and_a_rerun_fetches_only_the_rest(arch
     assert "Stopped by SIGTERM; rerun to resume." in stderr
     assert "Traceback" not in stderr
     run = next(open_db(db).query("select * from crawl_runs"))
-    assert (run["kind"], run["status"]) == ("backfill", "interrupted")  # stopped, not failed
+    # stopped, not failed (once seen otherwise in a full suite, not reproduced: say why)
+    assert (run["kind"], run["status"]) == ("backfill", "interrupted"), (run, stderr)
 
     done = set(article_requests(archive))
     archive.delay = 0.0  # type: ignore[attr-defined]
