@@ -14,16 +14,13 @@ cores): the figure says how long an archive of years takes to catch up.
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import sqlite_utils
 
-from bench import timed_crawl
+from bench import timed_crawl, timed_run
 from bench.crawl_throughput import SOURCES, crawl_command, make_pages, served, trafilatura_alone
 
 
@@ -31,18 +28,8 @@ def timed_reextract(db: Path, sources: Path) -> tuple[float, str]:
     """Wall seconds of one `newsmon reextract` and its summary line."""
     command = [sys.executable, "-m", "scheduler", "reextract", "--db", str(db)]
     command += ["-s", "NEWSMON_RELEVANCE_FILTER=false"]  # as the archive was crawled
-    started = time.perf_counter()
-    result = subprocess.run(
-        command,
-        env={**os.environ, "NEWSMON_SOURCES": str(sources)},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    seconds = time.perf_counter() - started
-    if result.returncode != 0:
-        sys.exit(f"reextract failed:\n{result.stdout}\n{result.stderr}")
-    return seconds, result.stdout.splitlines()[-1]
+    seconds, output = timed_run(command, sources)
+    return seconds, output.splitlines()[-1]
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import sqlite_utils
 
 from crawler.origins import OriginMapError, parse_origin
 from crawler.sources import Source, SourceError, load_sources, parse_duration
@@ -81,6 +82,27 @@ def declared_sources(overrides: dict[str, str] | None = None) -> dict[str, Sourc
     try:
         return load_sources(path)
     except SourceError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def check_source_names(names: tuple[str, ...], declared: dict[str, Source]) -> None:
+    for name in names:
+        if name not in declared:
+            raise BadArgument(f"unknown source {name!r} (declared: {', '.join(declared)})")
+
+
+def must_exist(db_path: Path) -> None:
+    """The commands that read an archive never create one where the user mistyped its name."""
+    if not db_path.exists():
+        raise click.ClickException(f"{db_path} does not exist: run `newsmon crawl` first")
+
+
+def existing_archive(db_path: Path) -> sqlite_utils.Database:
+    """An archive made by a crawl, migrated, or a one-line error."""
+    must_exist(db_path)
+    try:
+        return open_database(db_path)
+    except DatabaseError as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -271,9 +293,7 @@ def crawl(
     """
     overrides, mapping = parse_settings(settings), parse_origin_maps(origin_maps)
     declared = declared_sources(overrides)
-    unknown = [name for name in source_names if name not in declared]
-    if unknown:
-        raise BadArgument(f"unknown source {unknown[0]!r} (declared: {', '.join(declared)})")
+    check_source_names(source_names, declared)
     names = list(dict.fromkeys(source_names)) or [s.name for s in declared.values() if s.enabled]
     db = prepare_database(db_path)
     jobs = crawl_jobs(names, db, overrides, mapping, log_dir)
@@ -340,9 +360,8 @@ def backfill(
     """
     overrides, mapping = parse_settings(settings), parse_origin_maps(origin_maps)
     declared = declared_sources(overrides)
+    check_source_names(source_names, declared)
     for name in source_names:
-        if name not in declared:
-            raise BadArgument(f"unknown source {name!r} (declared: {', '.join(declared)})")
         if not declared[name].archive_indexes:
             raise BadArgument(f"source {name!r} declares no archive (discovery kind archive_index)")
     names = list(dict.fromkeys(source_names)) or [
@@ -470,12 +489,7 @@ def status(db_path: Path, as_json: bool, every: str | None, max_failures: int) -
     new for longer than its declared silence_days. Exits 1 when a source is UNHEALTHY, else
     0. Interrupted runs count neither way. Meant for cron and monitors.
     """
-    if not db_path.exists():
-        raise click.ClickException(f"{db_path} does not exist: run `newsmon crawl` first")
-    try:
-        db = open_database(db_path)
-    except DatabaseError as exc:
-        raise click.ClickException(str(exc)) from None
+    db = existing_archive(db_path)
     states = source_status(
         db, declared_sources(), every=parse_every(every), max_failures=max_failures
     )
@@ -525,8 +539,7 @@ def serve(db_path: Path, host: str, port: int, allow_sql: bool, log_dir: Path | 
     from review.serve import NotAnArchive, check_archive, exposure_warning
     from review.serve import serve as serve_archive
 
-    if not db_path.exists():
-        raise click.ClickException(f"{db_path} does not exist: run `newsmon crawl` first")
+    must_exist(db_path)
     # read-only: never migrates
     db = db_path.expanduser().resolve()
     try:
@@ -570,6 +583,5 @@ def compact(db_path: Path, older_than: str | None, no_vacuum: bool) -> None:
         age = parse_duration(older_than) if older_than else None
     except ValueError as exc:
         raise BadArgument(f"--pages-older-than: {exc}") from None
-    if not db_path.exists():
-        raise click.ClickException(f"{db_path} does not exist: run `newsmon crawl` first")
+    must_exist(db_path)
     compact_archive(prepare_database(db_path), age, vacuum_file=not no_vacuum)

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import click
 
-from pipelines.database import DatabaseError, open_database
 from review import digest as digests
-from scheduler.cli import BadArgument, existing_db_option
+from scheduler.cli import BadArgument, existing_archive, existing_db_option
 from scheduler.usage import OneLineCommand
 
 
@@ -40,12 +39,7 @@ def digest(db_path: Path, since: str, fmt: str) -> None:
         moment = digests.parse_since(since)
     except ValueError as exc:
         raise BadArgument(f"--since: {exc}") from None
-    if not db_path.exists():
-        raise click.ClickException(f"{db_path} does not exist: run `newsmon crawl` first")
-    try:
-        db = open_database(db_path)
-    except DatabaseError as exc:
-        raise click.ClickException(str(exc)) from None
+    db = existing_archive(db_path)
     try:
         click.echo(digests.render(digests.collect(db, moment), moment, fmt), nl=False)
     finally:

@@ -10,10 +10,15 @@ from typing import Any
 
 import click
 
-from pipelines.database import DatabaseError, open_database
 from pipelines.reextract import Reading, Reextraction
 from pipelines.workers import default_workers
-from scheduler.cli import BadArgument, declared_sources, existing_db_option, parse_settings
+from scheduler.cli import (
+    check_source_names,
+    declared_sources,
+    existing_archive,
+    existing_db_option,
+    parse_settings,
+)
 from scheduler.extract_command import crawl_settings, judging_rules
 from scheduler.usage import OneLineCommand
 
@@ -42,17 +47,10 @@ def reextract_command(
     """
     overrides = parse_settings(settings)
     declared = declared_sources(overrides)
-    unknown = [name for name in source_names if name not in declared]
-    if unknown:
-        raise BadArgument(f"unknown source {unknown[0]!r} (declared: {', '.join(declared)})")
+    check_source_names(source_names, declared)
     config = crawl_settings(overrides)
     rules = judging_rules(config)
-    if not db_path.exists():
-        raise click.ClickException(f"{db_path} does not exist: run `newsmon crawl` first")
-    try:
-        db = open_database(db_path)
-    except DatabaseError as exc:
-        raise click.ClickException(str(exc)) from None
+    db = existing_archive(db_path)
     pass_over = Reextraction(
         db,
         declared,

@@ -72,3 +72,11 @@ def test_crawl_memory_bench_runs() -> None:
     output = bench("bench.crawl_memory", "--source", "rferl")
     assert "peak, all processes together" in output
     assert "extraction workers started:     none" in output  # the rerun's
+
+
+def test_reextract_bench_runs_and_corrects_every_stale_article() -> None:
+    output = bench("bench.reextract", "--pages", "3")
+    assert "archive: 3 articles stored by the crawl" in output
+    assert "Read 3 kept page(s): 0 corrected; 3 as stored;" in output
+    assert "Read 3 kept page(s): 3 corrected; 0 as stored;" in output
+    assert "Trafilatura alone:" in output
