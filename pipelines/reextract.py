@@ -207,6 +207,8 @@ class Reextraction:
             refused, columns = await call
         except (UnreadablePage, WorkerFailed) as exc:
             return Reading(page.article_id, page.url, failed=str(exc))
+        except Exception as exc:  # raised by the extraction in the worker: this page alone
+            return Reading(page.article_id, page.url, failed=f"{type(exc).__name__}: {exc}")
         if refused:
             return Reading(page.article_id, page.url, refused=refused)
         changed = tuple(c for c in READ_COLUMNS if columns[c] != page.columns[c])
