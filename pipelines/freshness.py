@@ -3,8 +3,8 @@
 A URL with a final outcome is not fetched again without a reason. Two reasons count:
 
 - **changed**: its discovery entry (sitemap ``lastmod``, news ``publication_date``, feed
-  ``updated``) carries a date later than our last fetch of it, or in its very second, so
-  the page may have changed since;
+  ``updated``) carries a date later than our last fetch of it (from that fetch's very
+  second on), so the page may have changed since;
 - **recent**: the article is young (published, or first seen, within
   ``NEWSMON_RECHECK_HOURS``) and has not been checked for a quarter of its age at its last
   check (ten minutes at least), so a two-line "breaking" stub is looked at again after
@@ -84,10 +84,12 @@ class Known:
             return False
         if self.validators_trusted and self.lastmod and self.lastmod > self.last_seen:
             return link_date > self.lastmod  # a date in the future stays "seen" until it passes
-        if link_date == self.last_seen and link_date != self.lastmod:
-            # Both clocks count whole seconds, so a page updated in the second we fetched it
-            # in may have changed after the fetch. One conditional request settles it: a 304
-            # moves last_seen on, and the date is not equal again.
+        fetched = self.checked if self.validators_trusted and self.checked else self.last_seen
+        if fetched <= link_date <= self.last_seen and link_date != self.lastmod:
+            # Both clocks count whole seconds, and last_seen is written once the page is
+            # judged: a date from the second of the fetch up to then may be an update made
+            # after the fetch. One conditional request settles it: its 304 or new version
+            # moves last_seen on and keeps this date as seen.
             return True
         return link_date > self.last_seen
 

@@ -22,15 +22,18 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import sqlite3
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import sqlite_utils
 
 from crawler.sources import Source
+from crawler.urls import host_of
 from pipelines.database import write_transaction
 from pipelines.explain import Rules, explain_page
 from pipelines.extract import content_hash
@@ -45,6 +48,7 @@ READ_COLUMNS = (
     "title",
     "text",
     "published",
+    "modified",
     "authors",
     "language",
     "description",
@@ -54,6 +58,7 @@ READ_COLUMNS = (
     "matched_terms",
     "relevance_reason",
 )
+JSON_COLUMNS = ("authors", "credit", "matched_terms")  # compared as values, stored as JSON
 
 
 @dataclass(frozen=True)
@@ -62,11 +67,11 @@ class StoredPage:
 
     article_id: int
     url: str
+    fetched_url: str  # the page's address on the site it was fetched from (the crawl's)
     source: str
-    story_id: int | None
     fetched: str  # the page's: it tells a page replaced meanwhile by a crawl
     html_gz: bytes  # as stored: a worker opens it
-    columns: dict[str, Any]  # READ_COLUMNS as stored, and content_hash
+    columns: dict[str, Any]  # READ_COLUMNS as stored (JSON ones decoded), and content_hash
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,7 @@ class Reading:
     changed: tuple[str, ...] = ()  # the READ_COLUMNS whose value differs; empty: as stored
     refused: str | None = None  # why today's rules would not store it: left as it is
     failed: str | None = None  # the page could not be read again: left as it is
-    moved_on: bool = False  # a crawl replaced the page meanwhile: left to that crawl
+    skipped: str | None = None  # why a changed reading was not written: left as it is
 
     @property
     def outcome(self) -> str:
@@ -86,8 +91,8 @@ class Reading:
             return "failed"
         if self.refused:
             return "refused"
-        if self.moved_on:
-            return "moved_on"
+        if self.skipped:
+            return "skipped"
         return "corrected" if self.changed else "unchanged"
 
 
@@ -105,31 +110,53 @@ def stored_pages(db: sqlite_utils.Database, sources: list[str]) -> Iterator[Stor
     last = 0
     while True:
         rows = db.execute(
-            f"""select a.id, a.url, a.source, a.story_id, p.fetched, p.html_gz, {columns}
+            f"""select a.id, a.url, a.requested_url, a.site, a.source, p.fetched, p.html_gz,
+                  {columns}
                 from articles a join pages p on p.url = a.url
                 where a.id > ? {only} order by a.id limit {BATCH}""",
             [last, *sources],
         ).fetchall()
         for row in rows:
+            stored = dict(zip((*READ_COLUMNS, "content_hash"), row[7:], strict=True))
+            for column in JSON_COLUMNS:
+                stored[column] = _decoded(stored[column])
             yield StoredPage(
                 article_id=row[0],
                 url=row[1],
-                source=row[2],
-                story_id=row[3],
-                fetched=row[4],
-                html_gz=row[5],
-                columns=dict(zip((*READ_COLUMNS, "content_hash"), row[6:], strict=True)),
+                fetched_url=fetched_url(row[1], row[2], row[3]),
+                source=row[4],
+                fetched=row[5],
+                html_gz=row[6],
+                columns=stored,
             )
         if len(rows) < BATCH:
             return
         last = rows[-1][0]
 
 
+def fetched_url(url: str, requested_url: str | None, site: str | None) -> str:
+    """Where the crawl read the page: its quirks, credit and licensee rule follow that
+    site (``articles.site``), not the host the page's canonical URL names. The URL the
+    crawl asked for, when it is on that site, also keeps the path a credit hint reads."""
+    for candidate in (requested_url, url):
+        if candidate and host_of(candidate) == site:
+            return candidate
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=site)) if site else url
+
+
+def _decoded(value: str | None) -> Any:
+    try:
+        return json.loads(value) if value else value
+    except ValueError:
+        return value
+
+
 def read_again(
-    html_gz: bytes, url: str, source: Source | None, stored: dict[str, Any], rules: Rules
+    html_gz: bytes, url: str, source: Source, stored: dict[str, Any], rules: Rules
 ) -> tuple[str | None, dict[str, Any]]:
     """The page judged by today's rules: (why it would not be stored, or None; the columns
-    that reading gives the article). Runs in a worker process."""
+    that reading gives the article, JSON ones as values). Runs in a worker process."""
     try:
         page_html = gzip.decompress(html_gz).decode("utf-8")  # stored as UTF-8 (raw_pages)
     except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
@@ -146,13 +173,14 @@ def read_again(
         # The publication time stays as first read (a revision keeps it too); a page whose
         # date was not found then may be dated now.
         "published": stored["published"] or extracted.published,
-        "authors": json.dumps(extracted.authors, ensure_ascii=False),
+        "modified": extracted.modified or stored["modified"],
+        "authors": extracted.authors,
         "language": extracted.language,
         "description": extracted.description,
         "agency": result.credit.agency,
-        "credit": json.dumps(list(result.credit.evidence), ensure_ascii=False),
+        "credit": list(result.credit.evidence),
         "relevance": result.relevance["score"],
-        "matched_terms": json.dumps(result.relevance["matched_terms"], ensure_ascii=False),
+        "matched_terms": result.relevance["matched_terms"],
         "relevance_reason": result.relevance["reason"],
     }
 
@@ -187,22 +215,28 @@ class Reextraction:
     async def _run(self, sources: list[str], report: Callable[[Reading], None]) -> None:
         pool = WorkerPool(self.workers, self.timeout, preload=["pipelines.reextract"])
         # Enough pages in flight to keep every worker busy while one is being written.
-        window: deque[tuple[StoredPage, asyncio.Future[Any]]] = deque()
+        window: deque[tuple[StoredPage, asyncio.Future[Any] | None]] = deque()
         try:
             for page in stored_pages(self.db, sources):
-                source = self.declared.get(page.source)
-                args = (page.html_gz, page.url, source, page.columns, self.rules)
-                window.append((page, asyncio.ensure_future(pool.run(read_again, *args))))
+                call = None
+                if source := self.declared.get(page.source):
+                    args = (page.html_gz, page.fetched_url, source, page.columns, self.rules)
+                    call = asyncio.ensure_future(pool.run(read_again, *args))
+                window.append((page, call))
                 if len(window) > 2 * pool.size:
                     report(await self._settle(*window.popleft()))
             while window:
                 report(await self._settle(*window.popleft()))
         finally:
             for _, pending in window:
-                pending.cancel()
+                if pending is not None:
+                    pending.cancel()
             pool.close()
 
-    async def _settle(self, page: StoredPage, call: asyncio.Future[Any]) -> Reading:
+    async def _settle(self, page: StoredPage, call: asyncio.Future[Any] | None) -> Reading:
+        if call is None:  # generic rules would drop its source's evidence and licensee rule
+            why = f"its source {page.source!r} is not declared: not read"
+            return Reading(page.article_id, page.url, failed=why)
         try:
             refused, columns = await call
         except (UnreadablePage, WorkerFailed) as exc:
@@ -212,34 +246,53 @@ class Reextraction:
         if refused:
             return Reading(page.article_id, page.url, refused=refused)
         changed = tuple(c for c in READ_COLUMNS if columns[c] != page.columns[c])
-        moved_on = bool(changed) and not self.dry_run and not correct(self.db, page, columns)
-        return Reading(page.article_id, page.url, changed, moved_on=moved_on)
+        skipped = None
+        if changed and not self.dry_run:
+            try:
+                skipped = correct(self.db, page, columns)
+            except sqlite3.OperationalError as exc:  # locked past the busy timeout, say
+                skipped = f"not written: {exc}"
+        return Reading(page.article_id, page.url, changed, skipped=skipped)
 
 
-def correct(db: sqlite_utils.Database, page: StoredPage, columns: dict[str, Any]) -> bool:
-    """Write the new reading of ``page``'s article; False, writing nothing, when a crawl
-    replaced the page or the text since it was read (its reading is then the newest).
+def correct(db: sqlite_utils.Database, page: StoredPage, columns: dict[str, Any]) -> str | None:
+    """Write the new reading of ``page``'s article; or say why not, writing nothing.
 
     One transaction: the row, its full-text index (by trigger), its newest version, and its
-    story (its grouping and roles follow its title, text, time and agency)."""
+    story (its grouping and roles follow its title, text, time and agency). The article is
+    left as it is when a crawl replaced its page or text since it was read (that reading is
+    the newest), when ``compact`` deleted the page meanwhile, or when its new text is
+    another article's (the crawl's dedupe never stores one text twice)."""
     new_hash = content_hash(columns["text"])
     with write_transaction(db):
         now = db.execute(
-            "select p.fetched, a.content_hash from articles a join pages p on p.url = a.url "
-            "where a.id = ?",
+            "select p.fetched, a.content_hash, a.story_id from articles a "
+            "left join pages p on p.url = a.url where a.id = ?",
             [page.article_id],
         ).fetchone()
-        if now != (page.fetched, page.columns["content_hash"]):
-            return False
-        db.table("articles").update(page.article_id, {**columns, "content_hash": new_hash})
+        if now is None or now[0] is None:
+            return "its kept page was deleted meanwhile"
+        if (now[0], now[1]) != (page.fetched, page.columns["content_hash"]):
+            return "a crawl stored a newer page of it meanwhile"
+        twin = db.execute(
+            "select id from articles where content_hash = ? and id != ? limit 1",
+            [new_hash, page.article_id],
+        ).fetchone()
+        if twin:
+            return f"its new text is article {twin[0]}'s: a duplicate is never stored twice"
+        row = {c: json.dumps(columns[c], ensure_ascii=False) for c in JSON_COLUMNS}
+        db.table("articles").update(page.article_id, {**columns, **row, "content_hash": new_hash})
+        newest = {"title": columns["title"], "text": columns["text"]}
+        newest |= {"modified": columns["modified"], "content_hash": new_hash}
         db.execute(
-            """update article_versions set title = ?, text = ?, content_hash = ?
-               where article_id = ? and version =
-                 (select max(version) from article_versions where article_id = ?)""",
-            [columns["title"], columns["text"], new_hash, page.article_id, page.article_id],
+            """update article_versions
+               set title = :title, text = :text, modified = :modified, content_hash = :content_hash
+               where article_id = :id and version =
+                 (select max(version) from article_versions where article_id = :id)""",
+            {**newest, "id": page.article_id},
         )
         if (columns["title"], new_hash) != (page.columns["title"], page.columns["content_hash"]):
             assign_story(db.conn, page.article_id)  # its sketch follows the new text
-        elif page.story_id is not None:
-            refresh_story(db.conn, page.story_id)
-    return True
+        elif now[2] is not None:
+            refresh_story(db.conn, now[2])  # its story as it is now, not as first read
+    return None

@@ -26,7 +26,7 @@ from scheduler.usage import OneLineCommand
 @click.command(cls=OneLineCommand)  # usage errors in one line, as every command
 @click.argument("source_names", metavar="[SOURCE]...", nargs=-1)
 @existing_db_option
-@click.option("--dry-run", is_flag=True, help="Say what would be corrected; write nothing.")
+@click.option("--dry-run", is_flag=True, help="Say what would be corrected; change no article.")
 @click.option(
     "-s", "settings", multiple=True, metavar="NAME=VALUE", help="A setting, as for `crawl`."
 )
@@ -91,8 +91,8 @@ def describe(reading: Reading, dry_run: bool) -> str | None:
         return f"not read: {where}: {reading.failed}"
     if reading.refused:
         return f"kept as stored: {where}: today's rules would not store it ({reading.refused})"
-    if reading.moved_on:
-        return f"skipped: {where}: a crawl stored a newer page of it meanwhile"
+    if reading.skipped:
+        return f"skipped: {where}: {reading.skipped}"
     if reading.changed:
         verb = "would correct" if dry_run else "corrected"
         return f"{verb}: {where}: {', '.join(reading.changed)}"
@@ -109,6 +109,6 @@ def summary(counts: Counter[str], dry_run: bool) -> str:
     ]
     if counts["failed"]:
         parts.append(f"{counts['failed']:,} could not be read again")
-    if counts["moved_on"]:
-        parts.append(f"{counts['moved_on']:,} left to the crawl that fetched them again")
+    if counts["skipped"]:
+        parts.append(f"{counts['skipped']:,} changed but left as stored (see above)")
     return f"Read {read:,} kept page(s): " + "; ".join(parts) + "."

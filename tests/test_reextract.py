@@ -20,7 +20,8 @@ from click.testing import CliRunner
 from crawler.sources import load_sources
 from pipelines.database import open_database
 from pipelines.explain import Rules
-from pipelines.reextract import correct, read_again, stored_pages
+from pipelines.extract import content_hash
+from pipelines.reextract import correct, fetched_url, read_again, stored_pages
 from scheduler.cli import cli
 from scheduler.extract_command import crawl_settings
 from tests.conftest import ROOT, WORKER, DemoCrawl
@@ -189,22 +190,71 @@ def test_only_the_named_sources_are_read_and_pages_dropped_by_compact_are_skippe
     ) == (1,)
 
 
-def test_a_page_a_crawl_replaced_meanwhile_is_left_to_that_crawl(archive: Path) -> None:
+@pytest.mark.parametrize(
+    ("meanwhile", "reason"),
+    [
+        (
+            "update pages set fetched = '2099-01-01T00:00:00Z' where url = :url",
+            "a crawl stored a newer page of it meanwhile",
+        ),
+        ("delete from pages where url = :url", "its kept page was deleted meanwhile"),
+        (
+            "update articles set content_hash = :hash where id = (select min(id) from articles"
+            " where url != :url)",
+            "its new text is article ",
+        ),
+    ],
+    ids=["refetched", "compacted", "same_text"],
+)
+def test_a_changed_reading_is_not_written_over_what_happened_meanwhile(
+    archive: Path, meanwhile: str, reason: str
+) -> None:
     ids = make_stale(archive)
     db = open_database(archive)
     rules = Rules.from_settings(crawl_settings({}))
     declared = load_sources()
-    (page,) = [p for p in stored_pages(db, []) if p.article_id == ids["titled"]]
-    _, columns = read_again(page.html_gz, page.url, declared[page.source], page.columns, rules)
-    assert columns["title"] != page.columns["title"]
-    with db.conn:  # a crawl stores a new version and its page in between
-        db.execute("update pages set fetched = '2099-01-01T00:00:00Z' where url = ?", [page.url])
+    (page,) = [p for p in stored_pages(db, []) if p.article_id == ids["text"]]
+    source = declared[page.source]
+    _, columns = read_again(page.html_gz, page.fetched_url, source, page.columns, rules)
+    assert columns["text"] != page.columns["text"]
+    with db.conn:  # a crawl, `newsmon compact` or another article's correction, in between
+        db.execute(meanwhile, {"url": page.url, "hash": content_hash(columns["text"])})
 
-    assert correct(db, page, columns) is False
-    assert row(archive, "select title from articles where id = ?", ids["titled"])[0].endswith(
-        " - Region - World"
-    )
+    assert reason in (correct(db, page, columns) or "")
+    assert row(
+        archive, "select text like '%stale tail.' from articles where id = ?", page.article_id
+    ) == (1,)
     db.close()
+
+
+def test_articles_of_a_source_the_declarations_leave_out_are_not_read(
+    archive: Path, tmp_path: Path
+) -> None:
+    builtin = (ROOT / "crawler/sources.toml").read_text(encoding="utf-8")
+    only_rferl = tmp_path / "rferl.toml"
+    only_rferl.write_text("[[source]]\n" + builtin.split("\n[[source]]\n")[1])
+    stale = make_stale(archive).values()
+    before = row(archive, "select count(*) from articles where source != 'rferl'")[0]
+
+    code, lines = reextract(archive, "-s", f"NEWSMON_SOURCES={only_rferl}")
+
+    assert code == 0
+    not_read = [line for line in lines if line.startswith("not read: ")]
+    assert len(not_read) == before
+    assert all("is not declared: not read" in line for line in not_read)
+    for article_id in stale:  # corrected only where its source's rules were at hand
+        source = row(archive, "select source from articles where id = ?", article_id)[0]
+        assert is_stale(archive, article_id) is (source != "rferl")
+
+
+def test_a_page_is_judged_by_the_site_it_was_fetched_from_not_its_canonical_host() -> None:
+    canonical = "https://factcheck.afp.com/doc.afp.com.ABC123"
+    requested = "https://www.france24.com/en/africa/20240101-libya"
+    assert fetched_url(canonical, requested, "www.france24.com") == requested
+    assert fetched_url(canonical, canonical, "www.france24.com") == (
+        "https://www.france24.com/doc.afp.com.ABC123"
+    )
+    assert fetched_url(canonical, None, "factcheck.afp.com") == canonical
 
 
 def test_unknown_sources_bad_settings_and_a_missing_archive_get_one_line(tmp_path: Path) -> None:

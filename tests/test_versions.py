@@ -223,9 +223,10 @@ def test_an_update_in_the_second_the_page_was_fetched_in_is_fetched_again_once(r
 @pytest.mark.parametrize(
     ("link_date", "lastmod", "changed"),
     [
-        ("2026-11-30T12:00:06Z", "2026-11-30T11:00:00Z", True),  # after our fetch
-        ("2026-11-30T11:59:59Z", "2026-11-30T11:00:00Z", False),  # before it
-        ("2026-11-30T12:00:05Z", "2026-11-30T11:00:00Z", True),  # in its second: ask once
+        ("2026-11-30T12:00:08Z", "2026-11-30T11:00:00Z", True),  # after we judged it
+        ("2026-11-30T12:00:04Z", "2026-11-30T11:00:00Z", False),  # before the fetch
+        ("2026-11-30T12:00:05Z", "2026-11-30T11:00:00Z", True),  # in the fetch's second
+        ("2026-11-30T12:00:06Z", "2026-11-30T11:00:00Z", True),  # while it was judged
         ("2026-11-30T12:00:05Z", "2026-11-30T12:00:05Z", False),  # the entry we fetched from
         ("2026-12-01T00:00:00Z", "2026-12-01T00:00:00Z", False),  # a future date, seen
         ("2026-12-02T00:00:00Z", "2026-12-01T00:00:00Z", True),  # a later future date
@@ -234,18 +235,17 @@ def test_an_update_in_the_second_the_page_was_fetched_in_is_fetched_again_once(r
 def test_a_discovery_date_counts_as_a_change_only_if_it_may_be_after_our_fetch(
     link_date: str, lastmod: str, changed: bool
 ) -> None:
-    fetched = "2026-11-30T12:00:05Z"
     known = Known(
         outcome="stored",
         attempts=1,
         first_seen="2026-11-30T10:00:00Z",
-        last_seen=fetched,
+        last_seen="2026-11-30T12:00:07Z",  # written once the page was extracted and stored
         published=None,
         original_stored=True,
         etag='"v1"',
         last_modified=None,
         lastmod=lastmod,
-        checked=fetched,
+        checked="2026-11-30T12:00:05Z",  # when the response arrived
     )
     assert known.changed_since_fetch(link_date) is changed
 
