@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from review import digest as digests
-from scheduler.cli import BadArgument, existing_archive, existing_db_option
+from scheduler.arguments import BadArgument, existing_archive, existing_db_option
 from scheduler.usage import OneLineCommand
 
 

@@ -17,6 +17,7 @@ from crawler.encoding import page_text
 from crawler.sources import SourceError
 from crawler.urls import canonicalize_url
 from pipelines.explain import Explanation, Rules, canonical_url, explain_page, source_for
+from scheduler.arguments import BadArgument, check_source_names, declared_sources, parse_settings
 from scheduler.usage import OneLineCommand
 
 TEXT_PREVIEW_CHARS = 400
@@ -59,16 +60,13 @@ def extract(
 
     Exits 0 when every file was read, whatever the decisions.
     """
-    from scheduler.cli import BadArgument, declared_sources, parse_settings
-
     if url and len(files) > 1:
         raise BadArgument("--url applies to one FILE only")
     if url and not url.startswith(("http://", "https://")):
         raise BadArgument(f"--url {url!r}: not an http(s) URL")
     overrides = parse_settings(settings)
     declared = declared_sources(overrides)
-    if source_name and source_name not in declared:
-        raise BadArgument(f"unknown source {source_name!r} (declared: {', '.join(declared)})")
+    check_source_names((source_name,) if source_name else (), declared)
     rules = judging_rules(crawl_settings(overrides))
     unreadable = 0
     for path in files:
@@ -91,8 +89,6 @@ def extract(
 
 def judging_rules(config: Settings) -> Rules:
     """The rules a crawl run with these settings would judge pages by."""
-    from scheduler.cli import BadArgument
-
     try:
         return Rules.from_settings(config)
     except (SourceError, ValueError) as exc:

@@ -12,7 +12,7 @@ import click
 
 from pipelines.reextract import Reading, Reextraction
 from pipelines.workers import default_workers
-from scheduler.cli import (
+from scheduler.arguments import (
     check_source_names,
     declared_sources,
     existing_archive,

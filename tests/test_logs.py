@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipelines.database import open_database
-from scheduler.cli import logs_dir
+from scheduler.arguments import logs_dir
 from scheduler.run_record import prune_logs
 
 
