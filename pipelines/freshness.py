@@ -40,6 +40,10 @@ RETRIED_OUTCOMES = ("no_text", "extract_failed")
 # and never sooner than RECHECK_MIN_SPACING after it (so back-to-back runs cost nothing).
 RECHECK_SPACING = 0.25
 RECHECK_MIN_SPACING = timedelta(minutes=10)
+# At most this long between a page's response and the write of its outcome (extraction in a
+# worker, NEWSMON_EXTRACT_TIMEOUT, then the store's queue): longer, and last_seen was moved
+# by something else since, such as a failed fetch.
+JUDGING_TIME = timedelta(minutes=10)
 
 
 class NotModified(AlreadySeen):
@@ -84,14 +88,23 @@ class Known:
             return False
         if self.validators_trusted and self.lastmod and self.lastmod > self.last_seen:
             return link_date > self.lastmod  # a date in the future stays "seen" until it passes
-        fetched = self.checked if self.validators_trusted and self.checked else self.last_seen
-        if fetched <= link_date <= self.last_seen and link_date != self.lastmod:
+        if link_date != self.lastmod and self.fetched <= link_date <= self.last_seen:
             # Both clocks count whole seconds, and last_seen is written once the page is
             # judged: a date from the second of the fetch up to then may be an update made
             # after the fetch. One conditional request settles it: its 304 or new version
             # moves last_seen on and keeps this date as seen.
             return True
         return link_date > self.last_seen
+
+    @property
+    def fetched(self) -> str:
+        """When the page we judged was fetched, if last_seen is still its judging (a failed
+        fetch since moves last_seen alone: then last_seen, so that a page that keeps
+        failing is not asked again each run for a date before that failure)."""
+        checked, seen = to_datetime(self.checked), to_datetime(self.last_seen)
+        if self.validators_trusted and checked and seen and seen - checked <= JUDGING_TIME:
+            return self.checked or self.last_seen
+        return self.last_seen
 
     def due_for_recheck(self, now: datetime, window: timedelta, link_published: str | None) -> bool:
         if self.outcome not in ("stored", "irrelevant", "no_text", "no_agency_credit"):

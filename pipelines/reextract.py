@@ -136,10 +136,11 @@ def stored_pages(db: sqlite_utils.Database, sources: list[str]) -> Iterator[Stor
 
 def fetched_url(url: str, requested_url: str | None, site: str | None) -> str:
     """Where the crawl read the page: its quirks, credit and licensee rule follow that
-    site (``articles.site``), not the host the page's canonical URL names. The URL the
-    crawl asked for, when it is on that site, also keeps the path a credit hint reads."""
-    for candidate in (requested_url, url):
-        if candidate and host_of(candidate) == site:
+    site (``articles.site``), not the host the page's canonical URL names; the path is the
+    one a credit hint read, as near as the stored URLs tell (the crawl's final URL after
+    redirects is not kept)."""
+    for candidate in (url, requested_url):  # url: the page's after redirects, unless a
+        if candidate and host_of(candidate) == site:  # canonical elsewhere was adopted
             return candidate
     parts = urlsplit(url)
     return urlunsplit(parts._replace(netloc=site)) if site else url
@@ -174,6 +175,7 @@ def read_again(
         # date was not found then may be dated now.
         "published": stored["published"] or extracted.published,
         "modified": extracted.modified or stored["modified"],
+        "page_modified": extracted.modified,  # for the version, which keeps the page's own
         "authors": extracted.authors,
         "language": extracted.language,
         "description": extracted.description,
@@ -247,12 +249,31 @@ class Reextraction:
             return Reading(page.article_id, page.url, refused=refused)
         changed = tuple(c for c in READ_COLUMNS if columns[c] != page.columns[c])
         skipped = None
-        if changed and not self.dry_run:
-            try:
+        try:
+            if changed and self.dry_run:
+                skipped = same_text_as(self.db, page, columns)
+            elif changed:
                 skipped = correct(self.db, page, columns)
-            except sqlite3.OperationalError as exc:  # locked past the busy timeout, say
-                skipped = f"not written: {exc}"
+        except sqlite3.OperationalError as exc:  # locked past the busy timeout, say
+            skipped = f"not written: {exc}"
         return Reading(page.article_id, page.url, changed, skipped=skipped)
+
+
+def same_text_as(
+    db: sqlite_utils.Database, page: StoredPage, columns: dict[str, Any]
+) -> str | None:
+    """Why a new text is not written: another stored article has it (the crawl's dedupe
+    never stores one text twice). An unchanged text is never refused for a twin it had."""
+    new_hash = content_hash(columns["text"])
+    if new_hash == page.columns["content_hash"]:
+        return None
+    twin = db.execute(
+        "select id from articles where content_hash = ? and id != ? limit 1",
+        [new_hash, page.article_id],
+    ).fetchone()
+    return (
+        f"its new text is article {twin[0]}'s: a duplicate is never stored twice" if twin else None
+    )
 
 
 def correct(db: sqlite_utils.Database, page: StoredPage, columns: dict[str, Any]) -> str | None:
@@ -274,22 +295,17 @@ def correct(db: sqlite_utils.Database, page: StoredPage, columns: dict[str, Any]
             return "its kept page was deleted meanwhile"
         if (now[0], now[1]) != (page.fetched, page.columns["content_hash"]):
             return "a crawl stored a newer page of it meanwhile"
-        twin = db.execute(
-            "select id from articles where content_hash = ? and id != ? limit 1",
-            [new_hash, page.article_id],
-        ).fetchone()
-        if twin:
-            return f"its new text is article {twin[0]}'s: a duplicate is never stored twice"
-        row = {c: json.dumps(columns[c], ensure_ascii=False) for c in JSON_COLUMNS}
-        db.table("articles").update(page.article_id, {**columns, **row, "content_hash": new_hash})
-        newest = {"title": columns["title"], "text": columns["text"]}
-        newest |= {"modified": columns["modified"], "content_hash": new_hash}
+        if twin := same_text_as(db, page, columns):
+            return twin
+        row = {c: columns[c] for c in READ_COLUMNS} | {"content_hash": new_hash}
+        row |= {c: json.dumps(columns[c], ensure_ascii=False) for c in JSON_COLUMNS}
+        db.table("articles").update(page.article_id, row)
         db.execute(
-            """update article_versions
-               set title = :title, text = :text, modified = :modified, content_hash = :content_hash
+            """update article_versions set title = :title, text = :text,
+                 modified = coalesce(:page_modified, modified), content_hash = :content_hash
                where article_id = :id and version =
                  (select max(version) from article_versions where article_id = :id)""",
-            {**newest, "id": page.article_id},
+            {**row, "page_modified": columns["page_modified"], "id": page.article_id},
         )
         if (columns["title"], new_hash) != (page.columns["title"], page.columns["content_hash"]):
             assign_story(db.conn, page.article_id)  # its sketch follows the new text

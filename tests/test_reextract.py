@@ -81,8 +81,11 @@ def make_stale(db: Path) -> dict[str, int]:
         conn.execute(
             "update articles set agency = null, credit = '[]' where id = ?", [ids["credited"]]
         )
+        (text,) = conn.execute("select text from articles where id = ?", [ids["text"]]).fetchone()
+        stale = text + " A stale tail."
         conn.execute(
-            "update articles set text = text || ' A stale tail.' where id = ?", [ids["text"]]
+            "update articles set text = ?, content_hash = ? where id = ?",
+            [stale, content_hash(stale), ids["text"]],
         )
     assert len(set(ids.values())) == 3
     return ids
@@ -225,6 +228,25 @@ def test_a_changed_reading_is_not_written_over_what_happened_meanwhile(
         archive, "select text like '%stale tail.' from articles where id = ?", page.article_id
     ) == (1,)
     db.close()
+
+
+def test_an_article_sharing_its_text_already_still_gets_its_credit_corrected(
+    archive: Path,
+) -> None:
+    ids = make_stale(archive)
+    with sqlite3.connect(archive) as conn:  # a revision once gave another article its text
+        (text_hash,) = conn.execute(
+            "select content_hash from articles where id = ?", [ids["credited"]]
+        ).fetchone()
+        conn.execute(
+            "update articles set content_hash = ? where id = ?", [text_hash, ids["titled"]]
+        )
+
+    code, lines = reextract(archive, "afp", "rferl", "reuters")
+
+    assert code == 0
+    assert any(line.startswith(f"corrected: {ids['credited']} ") for line in lines), lines
+    assert not is_stale(archive, ids["credited"])
 
 
 def test_articles_of_a_source_the_declarations_leave_out_are_not_read(

@@ -250,6 +250,26 @@ def test_a_discovery_date_counts_as_a_change_only_if_it_may_be_after_our_fetch(
     assert known.changed_since_fetch(link_date) is changed
 
 
+def test_a_page_whose_refetch_keeps_failing_is_not_asked_again_each_run() -> None:
+    """A failed fetch moves last_seen but leaves the validators (and checked) of the page
+    we judged: a date after that judging but before the failure is not a change again."""
+    known = Known(
+        outcome="stored",
+        attempts=1,
+        first_seen="2026-11-30T10:00:00Z",
+        last_seen="2026-11-30T18:00:00Z",  # a failed refetch, hours after the fetch
+        published=None,
+        original_stored=True,
+        etag='"v1"',
+        last_modified=None,
+        lastmod="2026-11-30T11:00:00Z",
+        checked="2026-11-30T12:00:05Z",
+    )
+    assert not known.changed_since_fetch("2026-11-30T12:00:06Z")
+    assert not known.changed_since_fetch("2026-11-30T17:00:00Z")
+    assert known.changed_since_fetch("2026-11-30T18:00:01Z")
+
+
 def test_recent_article_is_rechecked_within_the_budget(rferl):
     published = ago(hours=1).replace("T", " ")
     page = article_page(STORY, "Clashes in Tripoli", LIBYA, published=published)
