@@ -147,7 +147,11 @@ class SourceStatus:
 
 
 def seconds_text(seconds: float) -> str:
-    """A run's duration: a decimal under ten seconds, where "0 s" would say nothing."""
+    """A run's duration: a decimal under ten seconds, where "0 s" would say nothing. Run
+    times are stored to the second, so a run that began and ended in one second took
+    under one, not none."""
+    if seconds == 0:
+        return "under 1 s"
     return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
 
 

@@ -75,6 +75,7 @@ def test_short_runs_show_a_decimal_and_intervals_a_unit() -> None:
     assert seconds_text(1.4) == "1.4 s"
     assert seconds_text(0.2) == "0.2 s"
     assert seconds_text(75) == "75 s"
+    assert seconds_text(0) == "under 1 s"  # started and finished in the same second
     assert duration_text(10) == "10 s"
     assert duration_text(1800) == "30 min"
     assert duration_text(7200) == "2 h"
