@@ -35,8 +35,8 @@ def reextract_command(
 ) -> None:
     """Read the stored articles of the named sources (default: all) again from their kept
     raw pages, with today's extraction, source declarations and settings, and correct those
-    whose reading changed: title, text, date if none was found, authors, language,
-    description, agency and its evidence, relevance.
+    whose reading changed: title, text, modification date, publication date if none was
+    found, authors, language, description, agency and its evidence, relevance.
 
     An article is corrected in place, in its row and its newest version, with its story:
     the site did not change the page, so no version is added. One that today's rules would
