@@ -7,7 +7,7 @@ lock) with the ``NEWSMON_BACKFILL_*`` settings that make the spider read the arc
 - the crawl writes its progress to ``<db>.locks/<source>.backfill.json`` every second; this
   module shows it as a progress bar on a terminal, and as a line every 30 s otherwise;
 - Ctrl-C or SIGTERM stops the crawl the polite way (what was fetched is stored, the run is
-  recorded as ``partial``), and a rerun skips every URL already judged (the seen-URL table);
+  recorded as ``interrupted``), and a rerun skips every URL already judged (the seen-URL table);
 - Scrapy's one-hour CLOSESPIDER_TIMEOUT, meant for live crawls, is off unless ``-s`` sets it.
 """
 
@@ -36,7 +36,16 @@ from rich.progress import (
 from scrapy.settings import Settings
 
 from crawler.backfill import BackfillPlan
-from scheduler.crawl import CrawlJob, run_crawl, terminate
+from scheduler.crawl import (
+    CrawlJob,
+    Launch,
+    Prefork,
+    finish_crawl,
+    forking_is_safe,
+    spawn,
+    start_or_fail,
+    terminate,
+)
 from scheduler.run_record import CrawlResult
 
 LOG_EVERY_SECONDS = 30.0
@@ -193,23 +202,28 @@ class Backfill:
     def run(self, jobs: list[CrawlJob]) -> list[CrawlResult]:
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, self.stop)
+        # Each crawl is forked from this process's one import of Scrapy where that is safe.
+        prefork = Prefork() if forking_is_safe() else None
         results = []
         for job in jobs:
             if self.stopped:
                 break
-            results.append(self.run_one(job))
+            launch = prefork if prefork is not None and forking_is_safe() else spawn
+            results.append(self.run_one(job, launch))
         return results
 
-    def run_one(self, job: CrawlJob) -> CrawlResult:
+    def run_one(self, job: CrawlJob, launch: Launch) -> CrawlResult:
         path = progress_path(job.db, job.source)
         path.unlink(missing_ok=True)
+        crawl = start_or_fail(job, launch)  # before any thread of ours: it may fork
+        if isinstance(crawl, CrawlResult):
+            return crawl
+        self._started(crawl.process)
         with (
             ThreadPoolExecutor(max_workers=1) as pool,
             ProgressView(job.source, self.stream) as view,
         ):
-            future: Future[CrawlResult] = pool.submit(
-                run_crawl, job, timeout=self.timeout, on_start=self._started
-            )
+            future: Future[CrawlResult] = pool.submit(finish_crawl, crawl, timeout=self.timeout)
             while not future.done():
                 view.update(read_progress(path))
                 time.sleep(POLL_SECONDS)

@@ -149,6 +149,11 @@ def spawn(job: CrawlJob, log_file: Path | None, lock_fd: int | None) -> CrawlPro
     )
 
 
+def forking_is_safe() -> bool:
+    """Only a process whose main thread runs alone may fork a crawl from itself."""
+    return threading.current_thread() is threading.main_thread() and threading.active_count() == 1
+
+
 class Prefork:
     """Launches crawls by forking this process, once it has imported Scrapy; by exec where
     that import fails or forking is unsafe. Only for a process whose main thread starts
@@ -284,21 +289,21 @@ def run_crawls(jobs: list[CrawlJob], *, timeout: float | None = None) -> list[Cr
 def start_crawls(
     jobs: list[CrawlJob], stopping: threading.Event
 ) -> list[StartedCrawl | CrawlResult]:
-    """Start every job, forked from one import of Scrapy when no other thread runs.
+    """Start every job, forked from one import of Scrapy when no other thread runs."""
+    launch: Launch = Prefork() if forking_is_safe() else spawn
+    return [start_or_fail(job, launch, stopping) for job in jobs]
 
-    A job that cannot start (no memory or process slot for a fork, say) fails alone; the
-    crawls started before it are still waited for.
-    """
-    alone = threading.current_thread() is threading.main_thread() and threading.active_count() == 1
-    launch: Launch = Prefork() if alone else spawn
-    crawls: list[StartedCrawl | CrawlResult] = []
-    for job in jobs:
-        try:
-            crawls.append(start_crawl(job, launch, stopping))
-        except Exception as exc:
-            logger.error("cannot start the crawl of %s: %s", job.source, exc)
-            crawls.append(CrawlResult(job.source, "failed", f"cannot start: {exc}", {}, 0.0))
-    return crawls
+
+def start_or_fail(
+    job: CrawlJob, launch: Launch, stopping: threading.Event | None = None
+) -> StartedCrawl | CrawlResult:
+    """``start_crawl``, except that a job that cannot start (no memory or process slot for a
+    fork, say) fails alone: the crawls started before it are still waited for."""
+    try:
+        return start_crawl(job, launch, stopping)
+    except Exception as exc:
+        logger.error("cannot start the crawl of %s: %s", job.source, exc)
+        return CrawlResult(job.source, "failed", f"cannot start: {exc}", {}, 0.0)
 
 
 class HeldSignals:

@@ -239,6 +239,9 @@ def test_sigterm_stops_a_backfill_cleanly_and_a_rerun_fetches_only_the_rest(arch
     # so with one in flight, the fourth page is still to fetch when the crawl stops.
     process = start_backfill(archive, db, *APRIL, "-s", "CONCURRENT_REQUESTS=1")
     wait_for_stored(db, 1)
+    crawl_pid = int((db.with_name(db.name + ".locks") / "rferl.lock").read_text())
+    # Forked from the CLI's import of Scrapy (scheduler/prefork.py), not exec'd anew.
+    assert Path(f"/proc/{crawl_pid}/comm").read_text().strip() == "crawl rferl"
     process.send_signal(signal.SIGTERM)
     wait_for_log(db, "shutting down gracefully")
     archive.gate.set()  # type: ignore[attr-defined]  # the page in flight is answered
