@@ -75,7 +75,7 @@ def test_crawl_memory_bench_runs() -> None:
 
 
 def test_reextract_bench_runs_and_corrects_every_stale_article() -> None:
-    output = bench("bench.reextract", "--pages", "3")
+    output = bench("bench.reextract", "--pages", "3", "--workers", "1")
     assert "archive: 3 articles stored by the crawl" in output
     assert "Read 3 kept page(s): 0 corrected; 3 as stored;" in output
     assert "Read 3 kept page(s): 3 corrected; 0 as stored;" in output

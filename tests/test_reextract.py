@@ -313,13 +313,14 @@ def test_a_damaged_page_or_one_whose_extraction_hangs_fails_alone(archive: Path)
         )
     before = contents(archive)
 
-    code, lines = reextract(archive, "-s", "NEWSMON_EXTRACT_TIMEOUT=2")
+    # The endless page takes over 15 s; an ordinary one, even on a loaded machine, under 5.
+    code, lines = reextract(archive, "-s", "NEWSMON_EXTRACT_TIMEOUT=5")
 
     assert code == 0
     not_read = [line for line in lines if line.startswith("not read: ")]
-    assert len(not_read) == 2
+    assert len(not_read) == 2, not_read
     assert f"not read: {damaged} " in not_read[0] and "the kept page does not open" in not_read[0]
-    assert f"not read: {hanging} " in not_read[1] and "took longer than 2 s" in not_read[1]
+    assert f"not read: {hanging} " in not_read[1] and "took longer than 5 s" in not_read[1]
     total = row(archive, "select count(*) from articles")[0]
     assert lines[-1] == (
         f"Read {total} kept page(s): 0 corrected; {total - 2} as stored; "
