@@ -66,6 +66,7 @@ class Article:
     content_hash: str = ""
     credit: list[str] = field(default_factory=list)  # evidence for `agency` (pipelines.credit)
     fetch_state: FetchState | None = None  # the page's, written with the article
+    final_url: str = ""  # public URL after redirects: where the page was read (kept in pages)
 
 
 @dataclass

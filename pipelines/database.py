@@ -446,3 +446,23 @@ def m014_ahram_titles(db: sqlite_utils.Database) -> None:
             regrouped.add(story_id)
     for story_id in regrouped - {None}:
         stories.refresh(db.conn, story_id)  # a story is titled after one of its articles
+
+
+@migrations()
+def m015_article_runs(db: sqlite_utils.Database) -> None:
+    """articles.run: the crawl run (crawl_runs.id) that stored the article; article_versions
+    .run: the run that fetched each version. Empty for what was stored before: which run
+    stored an article is recorded as it happens, never guessed afterwards from times."""
+    db.execute("alter table articles add column run integer references crawl_runs(id)")
+    db.execute("alter table article_versions add column run integer references crawl_runs(id)")
+    # A run's page in Datasette counts the articles and versions that point at it.
+    db.execute("create index articles_run on articles (run)")
+    db.execute("create index article_versions_run on article_versions (run)")
+
+
+@migrations()
+def m016_page_final_url(db: sqlite_utils.Database) -> None:
+    """pages.final_url: where the crawl read the page (its public URL after redirects), which
+    a credit hint and the site's rules read again in `newsmon reextract`. Empty for pages kept
+    before: reextract then places the page on its site from the article's URLs."""
+    db.execute("alter table pages add column final_url text")

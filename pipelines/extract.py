@@ -139,4 +139,5 @@ class ExtractPipeline:
             encoding=page.encoding,
             content_hash=content_hash(extracted.text),
             fetch_state=page.fetch_state,
+            final_url=page.final_url,
         )

@@ -28,6 +28,7 @@ def save_page(db: sqlite_utils.Database, url: str, article: Article) -> None:
         {
             "url": url,
             "fetched": article.fetched,
+            "final_url": article.final_url or None,
             "encoding": article.encoding,
             "size": len(html),
             "html_gz": compressed(html),

@@ -111,19 +111,19 @@ def stored_pages(db: sqlite_utils.Database, sources: list[str]) -> Iterator[Stor
     while True:
         rows = db.execute(
             f"""select a.id, a.url, a.requested_url, a.site, a.source, p.fetched, p.html_gz,
-                  {columns}
+                  p.final_url, {columns}
                 from articles a join pages p on p.url = a.url
                 where a.id > ? {only} order by a.id limit {BATCH}""",
             [last, *sources],
         ).fetchall()
         for row in rows:
-            stored = dict(zip((*READ_COLUMNS, "content_hash"), row[7:], strict=True))
+            stored = dict(zip((*READ_COLUMNS, "content_hash"), row[8:], strict=True))
             for column in JSON_COLUMNS:
                 stored[column] = _decoded(stored[column])
             yield StoredPage(
                 article_id=row[0],
                 url=row[1],
-                fetched_url=fetched_url(row[1], row[2], row[3]),
+                fetched_url=row[7] or fetched_url(row[1], row[2], row[3]),
                 source=row[4],
                 fetched=row[5],
                 html_gz=row[6],
@@ -135,10 +135,9 @@ def stored_pages(db: sqlite_utils.Database, sources: list[str]) -> Iterator[Stor
 
 
 def fetched_url(url: str, requested_url: str | None, site: str | None) -> str:
-    """Where the crawl read the page: its quirks, credit and licensee rule follow that
-    site (``articles.site``), not the host the page's canonical URL names; the path is the
-    one a credit hint read, as near as the stored URLs tell (the crawl's final URL after
-    redirects is not kept)."""
+    """Where the crawl read a page kept before ``pages.final_url`` was: its quirks, credit
+    and licensee rule follow that site (``articles.site``), not the host the page's canonical
+    URL names; the path is the one a credit hint read, as near as the stored URLs tell."""
     for candidate in (url, requested_url):  # url: the page's after redirects, unless a
         if candidate and host_of(candidate) == site:  # canonical elsewhere was adopted
             return candidate

@@ -20,7 +20,7 @@ from scrapy.statscollectors import StatsCollector
 from crawler.backfill import BackfillPlan
 from crawler.dates import utc_now
 from pipelines.database import DatabaseError, write_transaction
-from pipelines.run_states import INTERRUPTED, KILLED_REASON
+from pipelines.run_states import INTERRUPTED, KILLED_REASON, RUN_ROW_STAT
 from pipelines.site_outcomes import SiteTally, copy_elsewhere
 from pipelines.store import Archive
 
@@ -121,6 +121,8 @@ class RunRecorder:
                 self.row_id = table.last_pk
         finally:
             archive.close()
+        assert self.crawler.stats is not None
+        self.crawler.stats.set_value(RUN_ROW_STAT, self.row_id)
 
     def item_error(self, item: Any, response: Any, spider: Spider, failure: Any) -> None:
         stats = self.crawler.stats

@@ -30,6 +30,7 @@ from pipelines.database import open_database, write_transaction
 from pipelines.fetch_state import write_fetch_state
 from pipelines.freshness import NO_TEXT_ATTEMPTS, RETRIED_OUTCOMES, load_known
 from pipelines.raw_pages import save_page
+from pipelines.run_states import RUN_ROW_STAT
 from pipelines.stories import assign as assign_story
 from pipelines.versions import Revision, add_version, record_revision, stored_from_same_link
 
@@ -66,8 +67,9 @@ class Archive:
         ).fetchone()
         return (row[0], "same text") if row else None
 
-    def store_article(self, article: Article) -> bool:
-        """Insert ``article``; False when an article with its URL is already stored."""
+    def store_article(self, article: Article, run: int | None = None) -> bool:
+        """Insert ``article``, stored by ``run`` (its crawl_runs.id); False when an article
+        with its URL is already stored."""
         now = utc_now()
         record = {
             "url": article.url,
@@ -91,6 +93,7 @@ class Archive:
             "discovered_via": article.discovered_via,
             "first_seen": now,
             "last_seen": now,
+            "run": run,
         }
         with write_transaction(self.db):
             articles = self.db.table("articles")
@@ -100,7 +103,7 @@ class Archive:
                 return False
             article_id = articles.insert(record).last_rowid
             assert article_id is not None
-            add_version(self.db, article_id, article, 1)
+            add_version(self.db, article_id, article, 1, run)
             assign_story(self.db.conn, article_id)  # never an article without a story
             save_page(self.db, article.url, article)
             self._mark(
@@ -281,9 +284,11 @@ class StorePipeline(ArchivePipeline):
         """On the writer: a new version of the article stored from the same link, or the
         article stored as new (False if a duplicate got there first)."""
         assert self.archive is not None
+        assert self.crawler.stats is not None
+        run = self.crawler.stats.get_value(RUN_ROW_STAT)  # None in a crawl with no recorder
         if (article_id := stored_from_same_link(self.archive.db, item)) is not None:
-            return record_revision(self.archive.db, article_id, item), False
-        return None, self.archive.store_article(item)
+            return record_revision(self.archive.db, article_id, item, run), False
+        return None, self.archive.store_article(item, run)
 
     def item_dropped(
         self, item: Any, response: Response | None, exception: Exception, spider: Spider

@@ -29,9 +29,14 @@ class Revision:
 
 
 def add_version(
-    db: sqlite_utils.Database, article_id: int | None, article: Article, n: int
+    db: sqlite_utils.Database,
+    article_id: int | None,
+    article: Article,
+    n: int,
+    run: int | None = None,
 ) -> None:
-    """Keep ``article``'s text as version ``n`` of the stored article ``article_id``."""
+    """Keep ``article``'s text as version ``n`` of the stored article ``article_id``, fetched
+    by ``run`` (its crawl_runs.id)."""
     db.table("article_versions").insert(
         {
             "article_id": article_id,
@@ -41,6 +46,7 @@ def add_version(
             "modified": article.modified,
             "content_hash": article.content_hash,
             "fetched": article.fetched,
+            "run": run,
         }
     )
 
@@ -59,10 +65,13 @@ def stored_from_same_link(db: sqlite_utils.Database, article: Article) -> int | 
     return int(row[0]) if row else None
 
 
-def record_revision(db: sqlite_utils.Database, article_id: int, article: Article) -> Revision:
-    """Make ``article`` the newest version of stored article ``article_id`` when its title or
-    text changed (one transaction: row, full-text index by trigger, version, near-duplicate
-    sketch and story, page, seen_urls); otherwise only move ``last_seen``."""
+def record_revision(
+    db: sqlite_utils.Database, article_id: int, article: Article, run: int | None = None
+) -> Revision:
+    """Make ``article``, fetched by ``run``, the newest version of stored article
+    ``article_id`` when its title or text changed (one transaction: row, full-text index by
+    trigger, version, near-duplicate sketch and story, page, seen_urls); otherwise only move
+    ``last_seen``."""
     now = article.fetched
     with write_transaction(db):
         current = db.execute(
@@ -87,7 +96,7 @@ def record_revision(db: sqlite_utils.Database, article_id: int, article: Article
                 )
                 latest = 1
             latest += 1
-            add_version(db, article_id, article, latest)
+            add_version(db, article_id, article, latest, run)
             db.table("articles").update(article_id, _newest_fields(article, now))
             # The new text replaces the old one's sketch: copies of it are found, and it
             # joins (or links to) the story its new text belongs to, keeping its own.

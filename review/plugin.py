@@ -111,6 +111,8 @@ def render_cell(
         return runlogs.render_log_path(datasette, database, run, value)
     if table is None and column == "run" and _run_id(row, table) is not None:
         return runlogs.render_run(datasette, database, value)
+    if table in ("articles", "article_versions") and column == "run" and isinstance(value, int):
+        return runlogs.run_link_with_start(datasette, database, value)
     if table is None and column in ("id", "title") and value is not None:
         return _article_link(row, value, database, datasette)
     if table == "articles" and column == "title" and isinstance(value, str):

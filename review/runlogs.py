@@ -49,6 +49,21 @@ def render_run(datasette: Any, database: str, run_id: Any) -> Markup:
     return Markup(f'<a href="{escape(href)}">{escape(run_id)}</a>')
 
 
+def run_link_with_start(datasette: Any, database: str, run_id: int) -> Any:
+    """An article's or version's run on its row page, which does not expand foreign keys:
+    labelled by its start, as the tables label it (``label_column``)."""
+
+    async def render() -> Markup:
+        result = await datasette.get_database(database).execute(
+            "select started from crawl_runs where id = ?", [run_id]
+        )
+        started = result.first()[0] if result.first() else None
+        href = datasette.urls.row(database, "crawl_runs", str(run_id))
+        return Markup(f'<a href="{escape(href)}">{escape(started or f"run {run_id}")}</a>')
+
+    return render
+
+
 def log_dir(datasette: Any, database: str) -> Path | None:
     """Where this database's logs may be: the configured directory, else ``<db>.logs/``
     beside it (the default of `newsmon crawl --log-dir`); None for an in-memory database."""

@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from crawler.sources import load_sources
+from crawler.urls import host_of
 from pipelines.database import open_database
 from pipelines.explain import Rules
 from pipelines.extract import content_hash
@@ -277,6 +278,21 @@ def test_a_page_is_judged_by_the_site_it_was_fetched_from_not_its_canonical_host
         "https://www.france24.com/doc.afp.com.ABC123"
     )
     assert fetched_url(canonical, None, "factcheck.afp.com") == canonical
+
+
+def test_a_page_is_read_again_where_the_crawl_read_it(archive: Path) -> None:
+    with sqlite3.connect(archive) as conn:
+        query = "select a.id, p.final_url, a.url, a.requested_url, a.site from articles a"
+        kept = conn.execute(f"{query} join pages p on p.url = a.url").fetchall()
+        assert all(final and host_of(final) == site for _, final, _, _, site in kept)
+        assert read_where(archive) == {ident: final for ident, final, *_ in kept}
+        # A page kept before its final URL was: placed on its site by the article's URLs.
+        conn.execute("update pages set final_url = null")
+    assert read_where(archive) == {ident: fetched_url(*urls) for ident, _, *urls in kept}
+
+
+def read_where(db: Path) -> dict[int, str]:
+    return {page.article_id: page.fetched_url for page in stored_pages(open_database(db), [])}
 
 
 def test_unknown_sources_bad_settings_and_a_missing_archive_get_one_line(tmp_path: Path) -> None:

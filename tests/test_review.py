@@ -803,6 +803,21 @@ def test_rows_naming_an_article_link_to_it_and_its_page_lists_them(archive: Path
     assert '<a href="https://www.rferl.org/a/un-security-council' in caught
 
 
+def test_a_run_lists_the_articles_it_stored_and_each_links_back_to_it(archive: Path) -> None:
+    (run,) = rows(archive, "/news/crawl_runs.json?source=rferl")
+    stored = rows(archive, f"/news/articles.json?run={run['id']}")
+    assert len(stored) == run["stored"] > 0
+    assert {article["source"] for article in stored} == {"rferl"}
+    page = get(archive, f"/news/crawl_runs/{run['id']}").text
+    assert f'href="/news/articles?run={run["id"]}"' in page  # under "Links from other tables"
+    assert f'href="/news/article_versions?run={run["id"]}"' in page
+    # On a row page too, the run is shown by when it started, not by a bare id.
+    (version,) = rows(archive, f"/news/article_versions.json?article_id={stored[0]['id']}")
+    for row_page in (f"articles/{stored[0]['id']}", f"article_versions/{version['id']}"):
+        text = get(archive, f"/news/{row_page}").text
+        assert f'<a href="/news/crawl_runs/{run["id"]}">{run["started"]}</a>' in text, row_page
+
+
 def test_a_runs_log_path_opens_its_log_as_text(archive: Path) -> None:
     (run,) = rows(archive, "/news/crawl_runs.json?source=rferl")
     link = f'<a href="/news/crawl_runs/{run["id"]}/log">{html.escape(run["log_path"])}</a>'

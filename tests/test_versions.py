@@ -169,6 +169,8 @@ def test_updated_page_becomes_version_2_and_the_diff_shows_the_change(rferl):
     assert row["modified"] and row["last_seen"] >= row["first_seen"]
     versions = list(rferl.db.query("select * from article_versions order by version"))
     assert [(v["article_id"], v["version"]) for v in versions] == [(row["id"], 1), (row["id"], 2)]
+    # Each names the run that fetched it; the article, the run that first stored it.
+    assert [row["run"], *(v["run"] for v in versions)] == [first["id"], first["id"], second["id"]]
     assert "at least 12" in versions[0]["text"] and versions[1]["text"] == row["text"]
     assert versions[0]["content_hash"] != versions[1]["content_hash"]
     changes = paragraph_diff(versions[0]["text"], versions[1]["text"])
