@@ -102,11 +102,13 @@ ARTICLE_COLUMNS = (
     "relevance_reason, matched_terms, description, modified, first_seen, last_seen, url_key, "
     "content_hash, requested_url, discovered_via, credit, story_id, story_role"
 )
+VERSION_COLUMNS = "id, article_id, version, title, text, modified, content_hash, fetched"
+PAGE_COLUMNS = "url, fetched, encoding, size, html_gz"
 DISTINCT_REQUESTED_URL = 0.30
 # The tables written with each article, in the order of _write_articles' lists.
 TABLES = (
     f"articles ({ARTICLE_COLUMNS})",
-    "article_versions",
+    f"article_versions ({VERSION_COLUMNS})",
     f"seen_urls ({SEEN_COLUMNS})",
     "fetch_state",
     f"duplicates ({DUPLICATE_COLUMNS})",
@@ -477,7 +479,7 @@ class Builder:
                     yield url, fetched, "utf-8", size, page_gz + _gzip_member(b"%d" % i)
 
         self.rows["pages"] = 0
-        self._insert(conn, "pages", rows())
+        self._insert(conn, f"pages ({PAGE_COLUMNS})", rows())
 
     def _story_of(
         self, article_id: int, title: str, published: str, source: str, site: str

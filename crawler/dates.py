@@ -106,7 +106,7 @@ def parse_date(
     now = now or datetime.now(UTC)
     if not _EARLIEST <= parsed <= now + _FUTURE_SLACK:
         return None
-    if isinstance(value, str) and _ISO_UTC.match(stamp := value.strip()):
+    if isinstance(value, str) and (stamp := value.strip()).isascii() and _ISO_UTC.match(stamp):
         return stamp[:19] + "Z"  # already in this form (sitemaps): strftime is most of the cost
     return parsed.strftime("%Y-%m-%dT%H:%M:%SZ")
 

@@ -1,7 +1,8 @@
 """`newsmon backfill`: fill the archive with a source's past stories, one crawl process per source.
 
-A backfill is an ordinary ``scrapy crawl`` run (scheduler.crawl.run_crawl, under the source's
-lock) with the ``NEWSMON_BACKFILL_*`` settings that make the spider read the archive sitemaps
+A backfill is an ordinary ``scrapy crawl`` run (started like `newsmon crawl`'s, under the
+source's lock, forked from this process's import of Scrapy where that is safe) with the
+``NEWSMON_BACKFILL_*`` settings that make the spider read the archive sitemaps
 (crawler/backfill.py). It may take days at the default politeness, so:
 
 - the crawl writes its progress to ``<db>.locks/<source>.backfill.json`` every second; this
@@ -16,7 +17,6 @@ from __future__ import annotations
 import json
 import signal
 import sys
-import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -36,8 +36,10 @@ from rich.progress import (
 from scrapy.settings import Settings
 
 from crawler.backfill import BackfillPlan
+from pipelines.run_states import INTERRUPTED
 from scheduler.crawl import (
     CrawlJob,
+    CrawlProcess,
     Launch,
     Prefork,
     finish_crawl,
@@ -182,22 +184,24 @@ class Backfill:
     def __init__(self, timeout: float | None = None, stream: TextIO | None = None):
         self.timeout = timeout
         self.stream = stream or sys.stderr
-        self.stopped: list[int] = []
-        self.process: Any = None
-        self.lock = threading.Lock()
+        self.stopped: list[int] = []  # the stop signals received, in order
+        self.passed_on = 0  # how many of them the running crawl was sent
 
     def stop(self, signum: int, frame: Any = None) -> None:
-        """SIGINT/SIGTERM: stop the running crawl politely (it stores what it fetched)."""
+        """SIGINT/SIGTERM: only noted here. The main thread's loop passes it on to the crawl
+        (``_pass_on_stops``): a handler that acted itself could interrupt that loop, or
+        itself, halfway through stopping the crawl."""
         self.stopped.append(signum)
-        with self.lock:
-            if self.process is not None:
-                terminate(self.process)
 
-    def _started(self, process: Any) -> None:
-        with self.lock:
-            self.process = process
-            if self.stopped:
+    def _pass_on_stops(self, process: CrawlProcess) -> None:
+        """The first stop stops the crawl politely (it stores what it fetched); another one
+        forces it, as a second Ctrl-C does for `scrapy crawl`."""
+        while self.passed_on < len(self.stopped):
+            if self.passed_on == 0:
                 terminate(process)
+            elif process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+            self.passed_on += 1
 
     def run(self, jobs: list[CrawlJob]) -> list[CrawlResult]:
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -218,19 +222,23 @@ class Backfill:
         crawl = start_or_fail(job, launch)  # before any thread of ours: it may fork
         if isinstance(crawl, CrawlResult):
             return crawl
-        self._started(crawl.process)
         with (
             ThreadPoolExecutor(max_workers=1) as pool,
             ProgressView(job.source, self.stream) as view,
         ):
             future: Future[CrawlResult] = pool.submit(finish_crawl, crawl, timeout=self.timeout)
             while not future.done():
+                self._pass_on_stops(crawl.process)
                 view.update(read_progress(path))
                 time.sleep(POLL_SECONDS)
             view.update(read_progress(path), final=True)
-        with self.lock:
-            self.process = None
         return future.result()
+
+
+def cut_short(results: list[CrawlResult], planned: int) -> bool:
+    """Whether a stop left work to resume: a source not run, or a run interrupted. A signal
+    that came as the last crawl ended on its own (recorded ok or partial) left none."""
+    return len(results) < planned or any(result.status == INTERRUPTED for result in results)
 
 
 def check_plan(options: BackfillOptions, overrides: dict[str, str]) -> None:

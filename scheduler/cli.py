@@ -257,7 +257,7 @@ def backfill(
         s.name for s in declared.values() if s.enabled and s.archive_indexes
     ]
     from crawler.backfill import WindowError
-    from scheduler.backfill import Backfill, BackfillOptions, backfill_job, check_plan
+    from scheduler.backfill import Backfill, BackfillOptions, backfill_job, check_plan, cut_short
 
     options = BackfillOptions(since, until, all_urls, max_pages)
     try:
@@ -270,10 +270,11 @@ def backfill(
     results = runner.run([backfill_job(n, db, options, overrides, mapping, logs) for n in names])
     print_summary(results)
     if runner.stopped:
-        click.echo(
-            f"Stopped by {signal.Signals(runner.stopped[0]).name}; rerun to resume.", err=True
-        )
-        raise SystemExit(128 + runner.stopped[0])
+        name = signal.Signals(runner.stopped[0]).name
+        if cut_short(results, len(names)):
+            click.echo(f"Stopped by {name}; rerun to resume.", err=True)
+            raise SystemExit(128 + runner.stopped[0])
+        click.echo(f"{name} came as the backfill ended: nothing is left to resume.", err=True)
     if not all(result.ok for result in results):
         raise SystemExit(1)
 

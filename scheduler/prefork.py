@@ -174,6 +174,9 @@ class Forker:
         for stream in (sys.stdout, sys.stderr):  # or the child would write it out again
             stream.flush()
         read_end, write_end = os.pipe()
+        # A descriptor number just allocated is not an earlier crawl's any more: that one was
+        # closed (its crawl ended), and the child must not close its own by that number.
+        self._others -= {read_end, write_end, keep_fd}
         # Stop signals wait while the child replaces this process's handlers with its own: a
         # SIGTERM sent to it just after the fork would otherwise run ours, or be lost.
         mask = signal.pthread_sigmask(signal.SIG_BLOCK, CHILD_SIGNALS)

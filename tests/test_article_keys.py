@@ -74,6 +74,7 @@ def test_an_archive_of_the_old_schema_gets_its_keys_matched_by_url(tmp_path: Pat
         ("seen_urls", "article_id"): ("articles", "id"),
         ("duplicates", "duplicate_of_id"): ("articles", "id"),
         ("article_versions", "article_id"): ("articles", "id"),
+        ("article_versions", "run"): ("crawl_runs", "id"),  # m015, applied after m011
     }
     indexed = {(t, i.columns[0]) for t in ("seen_urls", "duplicates", "article_versions")
                for i in db.table(t).indexes}  # fmt: skip

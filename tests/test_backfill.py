@@ -27,8 +27,9 @@ from crawler.backfill import BackfillPlan, WindowError, parse_window_date, url_d
 from crawler.discovery import Link
 from crawler.sources import load_sources
 from pipelines.database import open_database
-from scheduler.backfill import ProgressView
+from scheduler.backfill import ProgressView, cut_short
 from scheduler.cli import cli
+from scheduler.run_record import CrawlResult
 from scheduler.status import history, source_status
 from tests.conftest import FAST, ROOT, open_db, run_newsmon
 from tests.siteserver import FIXTURES, Site, load_manifest
@@ -260,6 +261,16 @@ def test_sigterm_stops_a_backfill_cleanly_and_a_rerun_fetches_only_the_rest(arch
     assert result.returncode == 0, result.stderr
     assert set(article_requests(archive, before)) == APRIL_2012_LIBYA - done
     assert len(stored(db)) == 3
+
+
+def test_a_stop_that_came_as_the_backfill_ended_leaves_nothing_to_resume() -> None:
+    def ran(status: str) -> CrawlResult:
+        return CrawlResult("rferl", status, "", {}, 1.0)
+
+    assert cut_short([ran("interrupted")], 1)
+    assert cut_short([ran("partial")], 2)  # the second source never ran
+    assert not cut_short([ran("partial")], 1)  # it had ended on its own: "rerun" would lie
+    assert not cut_short([ran("ok"), ran("failed")], 2)
 
 
 def test_a_backfill_killed_mid_run_then_rerun_ends_with_the_archive_of_a_clean_run(

@@ -29,6 +29,10 @@ def test_rferl_fractional_seconds_of_two_to_seven_digits_are_parsed(value, expec
     assert parse_date(value, now=NOW) == expected
 
 
+def test_a_date_in_another_scripts_digits_comes_out_in_ascii_digits():
+    assert parse_date("٢٠٢٠-١٢-١٦T٠٦:٣٠:٠٠Z", now=NOW) == "2020-12-16T06:30:00Z"
+
+
 def test_pangea_space_separated_utc_datetime_is_parsed():
     assert parse_date("2024-04-28 07:00:00Z", now=NOW) == "2024-04-28T07:00:00Z"
 

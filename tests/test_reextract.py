@@ -285,7 +285,15 @@ def test_a_page_is_read_again_where_the_crawl_read_it(archive: Path) -> None:
         query = "select a.id, p.final_url, a.url, a.requested_url, a.site from articles a"
         kept = conn.execute(f"{query} join pages p on p.url = a.url").fetchall()
         assert all(final and host_of(final) == site for _, final, _, _, site in kept)
-        assert read_where(archive) == {ident: final for ident, final, *_ in kept}
+        # Where a redirect led, which neither of the article's URLs tells.
+        redirected = f"https://{kept[0][4]}/redirected/to/here"
+        conn.execute(
+            "update pages set final_url = ? where url = (select url from articles where id = ?)",
+            [redirected, kept[0][0]],
+        )
+        conn.commit()
+        finals = {ident: final for ident, final, *_ in kept} | {kept[0][0]: redirected}
+        assert read_where(archive) == finals
         # A page kept before its final URL was: placed on its site by the article's URLs.
         conn.execute("update pages set final_url = null")
     assert read_where(archive) == {ident: fetched_url(*urls) for ident, _, *urls in kept}
