@@ -1,5 +1,6 @@
-"""Smoke runs of the speed and memory benchmarks with small N: they run and print their
-figures (the figures themselves are measured by hand, docs/PERFORMANCE.md)."""
+"""Smoke runs of the speed and memory benchmarks with small N and one extraction worker:
+they run and print their figures (the figures themselves are measured by hand,
+docs/PERFORMANCE.md)."""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ def test_process_kinds_and_cpu_seconds_are_read_from_proc() -> None:
 
 
 def test_crawl_throughput_bench_runs() -> None:
-    output = bench("bench.crawl_throughput", "--pages", "6", "--concurrency", "2")
+    output = bench("bench.crawl_throughput", "--pages", "6", "--concurrency", "2", "--workers", "1")
     assert "articles stored:            6 (duplicates 0" in output
     assert "ratio crawl / alone" in output
     assert "scrapy crawl (reactor)" in output and "loopback server" in output
@@ -56,8 +57,9 @@ def test_crawl_throughput_bench_runs() -> None:
 
 def test_crawl_throughput_bench_runs_with_the_relevance_filter_on() -> None:
     output = bench(
-        "bench.crawl_throughput", "--pages", "3", "--concurrency", "2", "--relevance-filter"
-    )
+        "bench.crawl_throughput", "--pages", "3", "--concurrency", "2", "--workers", "1",
+        "--relevance-filter",
+    )  # fmt: skip
     assert "articles stored:            0 (duplicates 0, other rejections 3, errors 0)" in output
 
 
@@ -69,7 +71,7 @@ def test_nochange_bench_runs_and_its_reruns_fetch_no_article_page() -> None:
 
 
 def test_crawl_memory_bench_runs() -> None:
-    output = bench("bench.crawl_memory", "--source", "rferl")
+    output = bench("bench.crawl_memory", "--source", "rferl", "--workers", "1")
     assert "peak, all processes together" in output
     assert "extraction workers started:     none" in output  # the rerun's
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from crawler.sources import load_sources
 from pipelines.database import open_database
 from scheduler.cli import cli
-from tests.conftest import ROOT, run_newsmon
+from tests.conftest import ROOT, invoke_newsmon, run_newsmon
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -192,21 +192,21 @@ def test_status_exits_nonzero_when_a_source_fails_or_was_never_crawled(tmp_path:
     now = "2099-01-01T00:00:00Z"  # far future start: nothing is "silent" yet
     for source in ("rferl", "afp"):
         _record_run(db_path, source, "ok", now)
-    result = run_newsmon("status", "--db", str(db_path), "--json")
+    result = invoke_newsmon("status", "--db", str(db_path), "--json")
     states = {s["source"]: s for s in json.loads(result.stdout)}
     assert result.returncode == 1
     assert states["reuters"]["problems"] == ["never crawled"]
     assert states["rferl"]["healthy"] is True
 
     _record_run(db_path, "reuters", "ok", now)
-    assert run_newsmon("status", "--db", str(db_path)).returncode == 0
+    assert invoke_newsmon("status", "--db", str(db_path)).returncode == 0
     for hour in (1, 2):
         _record_run(db_path, "reuters", "blocked", f"2099-01-01T0{hour}:00:00Z")
-    result = run_newsmon("status", "--db", str(db_path))
+    result = invoke_newsmon("status", "--db", str(db_path))
     assert result.returncode == 0  # two in a row: backing off, not yet unhealthy
     assert "backing off" in result.stdout
     _record_run(db_path, "reuters", "blocked", "2099-01-01T03:00:00Z")
-    result = run_newsmon("status", "--db", str(db_path))
+    result = invoke_newsmon("status", "--db", str(db_path))
     assert result.returncode == 1
     assert "3 failed or blocked runs in a row, last: blocked: HTTP 401" in result.stdout
 

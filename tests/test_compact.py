@@ -12,7 +12,7 @@ from pathlib import Path
 from pipelines.compact import delete_old_pages, file_size
 from pipelines.database import open_database
 from pipelines.store import Archive
-from tests.conftest import run_newsmon
+from tests.conftest import invoke_newsmon
 from tests.test_archive import make_article
 
 
@@ -51,7 +51,7 @@ def test_compact_deletes_only_old_raw_pages_and_shrinks_the_file(tmp_path: Path)
     urls = _archive_with_pages(db_path, [400, 200, 120, 10, 0.5])
     before = file_size(db_path)
 
-    result = run_newsmon("compact", "--db", str(db_path), "--pages-older-than", "90d")
+    result = invoke_newsmon("compact", "--db", str(db_path), "--pages-older-than", "90d")
 
     assert result.returncode == 0, result.stderr
     assert "Deleted 3 raw page(s)" in result.stdout
@@ -73,7 +73,7 @@ def test_compact_without_vacuum_leaves_the_space_to_reuse(tmp_path: Path) -> Non
     db_path = tmp_path / "news.db"
     _archive_with_pages(db_path, [100, 1])
 
-    result = run_newsmon(
+    result = invoke_newsmon(
         "compact", "--db", str(db_path), "--pages-older-than", "30d", "--no-vacuum"
     )
 
@@ -103,14 +103,14 @@ def test_compact_bad_arguments_get_one_line_and_exit_2(tmp_path: Path) -> None:
     db_path = tmp_path / "news.db"
     open_database(db_path).close()
     for value in ("ninety days", "0d", "-5d"):
-        result = run_newsmon("compact", "--db", str(db_path), "--pages-older-than", value)
+        result = invoke_newsmon("compact", "--db", str(db_path), "--pages-older-than", value)
         assert result.returncode == 2, value
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
         assert "--pages-older-than" in result.stderr
 
 
 def test_compact_of_a_missing_archive_says_so(tmp_path: Path) -> None:
-    result = run_newsmon("compact", "--db", str(tmp_path / "none.db"))
+    result = invoke_newsmon("compact", "--db", str(tmp_path / "none.db"))
     assert result.returncode == 1
     assert "does not exist" in result.stderr
     assert not (tmp_path / "none.db").exists()

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from review.digest import parse_since
-from tests.conftest import DemoCrawl, expected_articles, run_newsmon
+from tests.conftest import DemoCrawl, expected_articles, invoke_newsmon
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +18,7 @@ def crawled(demo_crawl: DemoCrawl, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 def test_digest_lists_every_new_article_with_its_site_and_link(crawled: Path) -> None:
-    result = run_newsmon("digest", "--db", str(crawled), "--since", "1h")
+    result = invoke_newsmon("digest", "--db", str(crawled), "--since", "1h")
     assert result.returncode == 0, result.stderr
     out = result.stdout
     stored = sum(a["stored"] for a in expected_articles())
@@ -33,7 +33,7 @@ def test_digest_lists_every_new_article_with_its_site_and_link(crawled: Path) ->
 
 def test_digest_says_nothing_new_and_exits_0_when_there_is_nothing(crawled: Path) -> None:
     future = "2099-01-01"
-    result = run_newsmon("digest", "--db", str(crawled), "--since", future)
+    result = invoke_newsmon("digest", "--db", str(crawled), "--since", future)
     assert result.returncode == 0
     assert result.stdout.strip() == "newsmon digest: nothing new since 2099-01-01 00:00 UTC"
 
@@ -44,17 +44,17 @@ def test_digest_as_html_escapes_what_sites_published(crawled: Path, tmp_path: An
     db = open_db(crawled)
     db.execute("update articles set title = title || ' <script>x</script>' where source = 'afp'")
     db.conn.commit()
-    result = run_newsmon("digest", "--db", str(crawled), "--since", "1d", "--format", "html")
+    result = invoke_newsmon("digest", "--db", str(crawled), "--since", "1d", "--format", "html")
     assert result.returncode == 0
     assert "<script>x" not in result.stdout and "&lt;script&gt;x" in result.stdout
     assert result.stdout.count("<li><a href=") == sum(a["stored"] for a in expected_articles())
-    markdown = run_newsmon("digest", "--db", str(crawled), "--format", "markdown")
+    markdown = invoke_newsmon("digest", "--db", str(crawled), "--format", "markdown")
     assert markdown.stdout.startswith("# newsmon digest") and "](https://" in markdown.stdout
 
 
 @pytest.mark.parametrize("since", ["yesterday", "0h", "24x"])
 def test_a_bad_since_is_one_line_and_exit_2(crawled: Path, since: str) -> None:
-    result = run_newsmon("digest", "--db", str(crawled), "--since", since)
+    result = invoke_newsmon("digest", "--db", str(crawled), "--since", since)
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "--since" in result.stderr
 

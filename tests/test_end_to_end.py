@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import FAST, ROOT, expected_articles, open_db, run_newsmon
+from tests.conftest import FAST, ROOT, expected_articles, invoke_newsmon, open_db, run_newsmon
 from tests.siteserver import FIXTURES, Route, Site, load_manifest, origin_map_args, serve_sites
 
 STORED = [a for a in expected_articles() if a["stored"]]
@@ -282,7 +282,7 @@ def test_a_site_whose_every_feed_is_gone_fails_its_source_and_status_says_so(tmp
     db = open_db(db_path)
     (run,) = db.query("select status, reason from crawl_runs")
     assert run["status"] == "failed"
-    status = run_newsmon("status", "--db", str(db_path), "--max-failures", "1")
+    status = invoke_newsmon("status", "--db", str(db_path), "--max-failures", "1")
     assert status.returncode == 1 and "rferl" in status.stdout
 
 
@@ -360,7 +360,7 @@ def test_reuters_copy_is_stored_from_a_republisher_while_reuters_com_blocks(tmp_
             )
         finally:
             running["www.reuters.com"].stop()
-        status = run_newsmon("status", "--db", str(db_path))
+        status = invoke_newsmon("status", "--db", str(db_path))
     assert result.returncode == 0, result.stdout + result.stderr
     reason = [line for line in result.stdout.splitlines() if line.startswith("reuters: partial")]
     assert reason, result.stdout + result.stderr

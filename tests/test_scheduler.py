@@ -22,7 +22,7 @@ from pipelines.database import open_database
 from pipelines.runs import KILLED_REASON
 from scheduler.cli import cli
 from scheduler.status import History, backoff_seconds, next_run
-from tests.conftest import FAST, ROOT, expected_articles, open_db, run_newsmon
+from tests.conftest import FAST, ROOT, expected_articles, invoke_newsmon, open_db, run_newsmon
 from tests.siteserver import BrokenServer, Site, load_manifest, origin_map_args, serve_sites
 
 STARTED: list[subprocess.Popen[str]] = []
@@ -307,7 +307,7 @@ def test_a_failing_source_does_not_stop_the_daemon_and_is_backed_off(tmp_path):
     assert rferl
     assert all(r["status"] == "failed" for r in rferl if r["status"] != "interrupted")
     assert "rferl: 1 failed or blocked run(s) in a row; next run" in stderr
-    status = run_newsmon("status", "--db", str(db_path), "--every", "1s", "--max-failures", "1")
+    status = invoke_newsmon("status", "--db", str(db_path), "--every", "1s", "--max-failures", "1")
     assert status.returncode == 1
     assert "rferl" in status.stdout
     assert "backing off" in status.stdout
