@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -74,9 +76,26 @@ def check_source_names(names: tuple[str, ...], declared: dict[str, Source]) -> N
 
 
 def must_exist(db_path: Path) -> None:
-    """The commands that read an archive never create one where the user mistyped its name."""
+    """The commands that read an archive never create one where the user mistyped its name,
+    nor write one into a file that holds none (an empty file, another program's database)."""
     if not db_path.exists():
         raise click.ClickException(f"{db_path} does not exist: run `newsmon crawl` first")
+    if not _may_hold_an_archive(db_path):
+        raise click.ClickException(
+            f"{db_path} is not a newsmon archive (no articles table): "
+            f"`newsmon crawl --db {db_path}` makes one"
+        )
+
+
+def _may_hold_an_archive(db_path: Path) -> bool:
+    """Read-only. A file SQLite cannot read at all passes: opening it says why, in one line."""
+    try:
+        uri = f"{db_path.expanduser().resolve().as_uri()}?mode=ro"
+        with closing(sqlite3.connect(uri, uri=True)) as conn:
+            found = conn.execute("select 1 from sqlite_master where name = 'articles'")
+            return found.fetchone() is not None
+    except sqlite3.DatabaseError:
+        return True
 
 
 def existing_archive(db_path: Path) -> sqlite_utils.Database:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import click
@@ -171,6 +173,27 @@ def test_a_setting_that_passes_the_checks_but_breaks_the_crawl_fails_that_run(
     assert result.returncode == 1
     assert "rferl: failed: crawl process exited with code 1: ValueError" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("command", ["status", "digest", "reextract", "compact"])
+def test_a_command_reading_an_archive_leaves_a_file_that_holds_none_as_it_was(
+    command: str, tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    other = tmp_path / "other.db"
+    with closing(sqlite3.connect(other)) as conn:
+        conn.execute("create table notes (text)")
+        conn.commit()
+    before = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
+    for path in (empty, other):
+        result = invoke_newsmon(command, "--db", str(path))
+        assert result.returncode == 1
+        assert result.stderr.strip() == (
+            f"Error: {path} is not a newsmon archive (no articles table): "
+            f"`newsmon crawl --db {path}` makes one"
+        )
+    assert {path.name: path.read_bytes() for path in tmp_path.iterdir()} == before
 
 
 def _record_run(db_path: Path, source: str, status: str, started: str) -> None:
