@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lxml import etree, html
-from scrapy.settings import BaseSettings
 
 from crawler.sources import SiteQuirks, Source, load_sites
 from crawler.urls import canonicalize_url, host_of
 from pipelines.credit import Credit, attribute
-from pipelines.extract import Extracted, extract_page
+from pipelines.extraction import Extracted, extract_page
 from pipelines.metadata import jsonld_text, read_metadata
 from pipelines.relevance import compile_terms, score
+
+if TYPE_CHECKING:  # only a type here: a worker reading pages again loads no Scrapy
+    from scrapy.settings import BaseSettings
 
 
 @dataclass

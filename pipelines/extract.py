@@ -8,7 +8,6 @@ or kills its worker fails alone.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from typing import Any
 
@@ -19,7 +18,7 @@ from crawler.sources import Source, load_sites, load_sources
 from crawler.urls import article_key, article_url, host_of
 from pipelines import Rejected
 from pipelines.credit import attribute
-from pipelines.extraction import Extracted, extract_page
+from pipelines.extraction import Extracted, content_hash, extract_page
 from pipelines.precheck import NamesNoTerm, PreCheck, extract_unless_unrelated
 from pipelines.workers import WorkerFailed, WorkerPool, WorkerTimedOut, default_workers
 
@@ -39,11 +38,6 @@ def adopted_url(page: Page, canonical: str | None, source: Source) -> str:
             if host_of(url) in source.domains and source.is_article_url(url):
                 return url
     return page.url
-
-
-def content_hash(text: str) -> str:
-    """sha256 of the whitespace-normalised text: the same story, byte for byte, once."""
-    return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()
 
 
 class ExtractPipeline:

@@ -10,6 +10,7 @@ what the extraction-quality tests call.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 
@@ -227,3 +228,8 @@ def _language(meta: PageMetadata, default: str) -> str:
     )
     code = re.split(r"[-_]", raw.strip().lower())[0]
     return code if re.fullmatch(r"[a-z]{2}", code) else default
+
+
+def content_hash(text: str) -> str:
+    """sha256 of the whitespace-normalised text: the same story, byte for byte, once."""
+    return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()

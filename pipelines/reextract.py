@@ -36,7 +36,7 @@ from crawler.sources import Source
 from crawler.urls import host_of
 from pipelines.database import write_transaction
 from pipelines.explain import Rules, explain_page
-from pipelines.extract import content_hash
+from pipelines.extraction import content_hash
 from pipelines.stories import assign as assign_story
 from pipelines.stories import refresh as refresh_story
 from pipelines.workers import WorkerFailed, WorkerPool

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from crawler.items import Article
-from pipelines import Rejected
 from pipelines.precheck import terms_that_may_occur
 
 if TYPE_CHECKING:
@@ -369,6 +368,8 @@ class RelevancePipeline:
         if self.enabled and not result.is_relevant(self.threshold):
             assert self.crawler.stats is not None
             self.crawler.stats.inc_value("newsmon/rejected/irrelevant")
+            from pipelines import Rejected  # Scrapy's DropItem: loaded by crawls only
+
             raise Rejected(
                 "irrelevant", f"not about Libya (score {result.score}, {result.reason}): {item.url}"
             )

@@ -303,6 +303,22 @@ def read_where(db: Path) -> dict[int, str]:
     return {page.article_id: page.fetched_url for page in stored_pages(open_database(db), [])}
 
 
+WORKER_IMPORTS = """
+import sys
+import pipelines.precheck, pipelines.reextract, trafilatura  # what the two kinds of worker load
+loaded = sorted(name for name in sys.modules if name.split(".")[0] in ("scrapy", "twisted"))
+assert not loaded, loaded
+"""
+
+
+def test_the_workers_that_read_pages_load_no_scrapy() -> None:
+    # Scrapy is half a second of CPU and ~20 MiB in every worker that starts.
+    result = subprocess.run(
+        [sys.executable, "-c", WORKER_IMPORTS], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
 def test_unknown_sources_bad_settings_and_a_missing_archive_get_one_line(tmp_path: Path) -> None:
     for args, message in [
         (["reextract", "nosuch"], "Error: unknown source 'nosuch' (declared: rferl, reuters, afp)"),
