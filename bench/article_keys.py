@@ -18,7 +18,8 @@ from pathlib import Path
 
 import sqlite_utils
 
-from pipelines.database import migrations, open_database
+from pipelines.database import open_database
+from pipelines.schema import migrations
 from pipelines.store import Archive
 
 TEXT = "Forces loyal to rival governments clashed in Tripoli overnight. " * 64

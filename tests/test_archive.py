@@ -11,7 +11,8 @@ import pytest
 import sqlite_utils
 
 from crawler.items import Article
-from pipelines.database import DatabaseError, migrations, open_database
+from pipelines.database import DatabaseError, open_database
+from pipelines.schema import migrations
 from pipelines.store import NO_TEXT_ATTEMPTS, Archive
 
 TABLES = {

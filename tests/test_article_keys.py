@@ -9,7 +9,8 @@ from pathlib import Path
 import sqlite_utils
 
 from crawler.dates import utc_now
-from pipelines.database import migrations, open_database
+from pipelines.database import open_database
+from pipelines.schema import migrations
 from pipelines.store import Archive
 
 STORED = "https://www.rferl.org/a/libya-talks/1.html"

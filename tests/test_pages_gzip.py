@@ -10,7 +10,8 @@ from pathlib import Path
 
 import sqlite_utils
 
-from pipelines.database import migrations, open_database
+from pipelines.database import open_database
+from pipelines.schema import migrations
 
 
 def test_an_archive_with_zlib_pages_is_converted_to_gzip(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ import sqlite_utils
 from crawler.dates import utc_now
 from crawler.items import Article
 from pipelines import stories
-from pipelines.database import migrations, open_database
+from pipelines.database import open_database
 from pipelines.neardup import (
     BANDS,
     BUCKET_CAP,
@@ -30,6 +30,7 @@ from pipelines.neardup import (
     shingles,
     similarity,
 )
+from pipelines.schema import migrations
 from pipelines.versions import record_revision
 from tests.conftest import DemoCrawl, run_newsmon
 
